@@ -1,0 +1,57 @@
+/* config.h: every setting of the server, from one option table (config.c) that drives the
+ * config file, the BIMHUB_<NAME> environment variables, the command line, --help and
+ * bimhub.conf.example. Precedence: default < file < environment < command line. */
+#ifndef BH_CONFIG_H
+#define BH_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct bh_config {
+  /* where and how to listen */
+  char *host;
+  int64_t port;            /* 0: pick a free port (the chosen one is printed) */
+  char *public_url;        /* site address given to services as apiUrl; default http://HOST:PORT */
+  char *data_dir;
+  char *admin_user;        /* with admin_password: create the admin on an empty data dir */
+  char *admin_password;
+  char *log_level;
+  /* limits */
+  int64_t max_json_body_bytes;
+  int64_t ws_max_message_bytes;
+  int64_t ws_queue_max_bytes;
+  int64_t ws_queue_max_frames;
+  int64_t http_threads;
+  int64_t http_connection_limit;
+  int64_t http_idle_timeout_s;
+  int64_t rpc_workers;
+  /* auth */
+  int64_t token_lifetime_s;
+  int64_t login_fail_delay_ms;     /* first delay after a failed login; doubles per failure */
+  int64_t login_fail_delay_max_ms;
+  int64_t argon2_ops_limit;        /* libsodium crypto_pwhash opslimit */
+  int64_t argon2_mem_limit_kib;
+  /* store */
+  char *sqlite_synchronous;        /* "full" or "normal" */
+};
+
+/* Fills cfg with the defaults. Allocates the default strings; free with config_free(). */
+int config_init(struct bh_config *cfg);
+void config_free(struct bh_config *cfg);
+/* Applies "name = value" lines of a file. On error writes one line to err (size errlen). */
+int config_load_file(struct bh_config *cfg, const char *path, char *err, size_t errlen);
+/* Applies BIMHUB_<NAME> variables from envp (NULL-terminated "K=V" strings). */
+int config_load_env(struct bh_config *cfg, char *const *envp, char *err, size_t errlen);
+/* Applies --name VALUE / --name=VALUE flags from argv[0..argc). --config FILE is read
+ * first wherever it stands, then the rest. Unknown flags are errors. */
+int config_load_args(struct bh_config *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Sets one option by its name (underscore or dash form). */
+int config_set(struct bh_config *cfg, const char *name, const char *value, char *err, size_t errlen);
+/* Derived values: fills public_url when empty. Checks cross-option rules. */
+int config_finish(struct bh_config *cfg, char *err, size_t errlen);
+/* The --help text of `bimhub serve` and the example file, from the table. */
+void config_print_help(FILE *out);
+void config_print_example(FILE *out);
+
+#endif

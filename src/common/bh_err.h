@@ -26,6 +26,18 @@ enum bh_err {
 };
 
 const char *bh_err_text(enum bh_err e);
+
+/* Why a call failed, in words a client can show ("Project name must be unique"). The code
+ * says whose fault it was; rpc/dispatch.c turns both into an exception object. */
+struct bh_why {
+  char text[256];
+  int error_code;          /* BIMserver errorCode (0: none) */
+  const char *error_type;  /* "DefaultErrorCode", "DeserializerErrorCode" or NULL */
+  const char *exc_type;    /* exception __type override (e.g. "AuthenticationException") or NULL */
+};
+/* Fills why (may be NULL) and returns code, so a failure is one line: return bh_fail(...). */
+enum bh_err bh_fail(struct bh_why *why, enum bh_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int bh_err_http(enum bh_err e);
 int bh_err_ws_close(enum bh_err e);
 

@@ -1,0 +1,72 @@
+/* auth_test.c: password hashes, tokens and the failed-login throttle. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "auth/password.h"
+#include "auth/throttle.h"
+#include "auth/token.h"
+
+static void password_round_trip(void **state)
+{
+  (void)state;
+  char h[PASSWORD_HASH_MAX];
+  assert_int_equal(password_hash("s3cret", 1, 8192 * 1024, h), BH_OK);
+  assert_non_null(strstr(h, "$argon2id$"));
+  assert_true(password_verify(h, "s3cret"));
+  assert_false(password_verify(h, "s3creT"));
+  assert_false(password_verify(NULL, "x"));
+  assert_false(password_verify("garbage", "x"));
+}
+
+static void tokens_are_random_hex_and_hash_stably(void **state)
+{
+  (void)state;
+  char a[TOKEN_TEXT_LEN + 1], b[TOKEN_TEXT_LEN + 1];
+  token_new(a);
+  token_new(b);
+  assert_int_equal(strlen(a), TOKEN_TEXT_LEN);
+  assert_string_not_equal(a, b);
+  unsigned char h1[32], h2[32];
+  assert_true(token_hash(a, h1));
+  assert_true(token_hash(a, h2));
+  assert_memory_equal(h1, h2, 32);
+  assert_false(token_hash("short", h1));
+  char bad[TOKEN_TEXT_LEN + 1];
+  memcpy(bad, a, sizeof bad);
+  bad[3] = 'G';
+  assert_false(token_hash(bad, h1));
+}
+
+static void throttle_doubles_caps_and_forgets(void **state)
+{
+  (void)state;
+  struct throttle *t = throttle_new(100, 500);
+  assert_int_equal(throttle_failure(t, "a@b.c", "10.0.0.1", 1000), 100);
+  assert_int_equal(throttle_failure(t, "A@B.C", "10.0.0.2", 1001), 200);
+  assert_int_equal(throttle_failure(t, "a@b.c", "10.0.0.3", 1002), 400);
+  assert_int_equal(throttle_failure(t, "a@b.c", "10.0.0.4", 1003), 500);
+  /* the address counts on its own: a new user from a guessing address is slowed too */
+  assert_int_equal(throttle_failure(t, "x@y.z", "10.0.0.1", 1004), 200);
+  throttle_success(t, "a@b.c");
+  assert_int_equal(throttle_failure(t, "a@b.c", "10.0.0.9", 1005), 100);
+  /* forgotten after 15 minutes */
+  assert_int_equal(throttle_failure(t, "x@y.z", "10.0.0.1", 1004 + 16 * 60 * 1000), 100);
+  throttle_free(t);
+}
+
+int main(void)
+{
+  if (sodium_init() < 0)
+    return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(password_round_trip),
+      cmocka_unit_test(tokens_are_random_hex_and_hash_stably),
+      cmocka_unit_test(throttle_doubles_caps_and_forgets),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

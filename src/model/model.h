@@ -1,0 +1,104 @@
+/* model.h: the domain rules of users, projects and the server: who may see and change
+ * what, names and schemas, server state. Functions take the acting user, check rights,
+ * write through the store in one transaction, and publish events after the commit. On
+ * failure they fill a bh_why with the words BIMserver clients expect. Thread-safe. */
+#ifndef BH_MODEL_H
+#define BH_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/bh_err.h"
+#include "store/store.h"
+
+struct events;
+struct bh_config;
+
+enum user_type { USER_SYSTEM, USER_ADMIN, USER_USER, USER_READ_ONLY, USER_MONITOR };
+enum object_state { STATE_ACTIVE = 0, STATE_DELETED = 1 };
+enum server_state { SERVER_NOT_SETUP, SERVER_RUNNING };
+
+/* Who is calling, resolved from the token. */
+struct actor {
+  int64_t uoid;          /* -1: anonymous */
+  enum user_type type;
+  bool is_service;       /* a service token (explicit rights only) */
+  int64_t service_oid;
+};
+
+struct model {
+  struct store *st;
+  struct events *ev;
+  const struct bh_config *cfg;
+  int64_t start_ms;
+  char server_uuid[40];
+};
+
+enum bh_err model_init(struct model *m, struct store *st, struct events *ev,
+                       const struct bh_config *cfg);
+
+/* ---- server (model/server.c) ---- */
+enum server_state model_server_state(struct model *m);
+/* setup(): stores the settings, creates the admin, state becomes RUNNING. A NULL
+ * site_address keeps the configured one (--public-url, or http://HOST:PORT). */
+enum bh_err model_setup(struct model *m, const char *site_address, const char *server_name,
+                        const char *server_description, const char *server_icon,
+                        const char *admin_name, const char *admin_username,
+                        const char *admin_password, struct bh_why *why);
+/* Boolean and text settings of SServerSettings, by their field names. */
+bool model_setting_bool(struct model *m, const char *name, bool def);
+enum bh_err model_setting_set_bool(struct model *m, const char *name, bool value);
+char *model_setting_text(struct model *m, const char *name); /* malloc'd or NULL */
+enum bh_err model_setting_set_text(struct model *m, const char *name, const char *value);
+enum bh_err model_set_site_address(struct model *m, const char *url, struct bh_why *why);
+/* Site address: the stored one, else --public-url / http://HOST:PORT. malloc'd. */
+char *model_site_address(struct model *m);
+
+/* ---- users (model/users.c) ---- */
+bool user_type_parse(const char *s, enum user_type *out);
+const char *user_type_name(enum user_type t);
+/* addUser / addUserWithPassword. password NULL: no password yet. */
+enum bh_err user_create(struct model *m, const struct actor *who, const char *username,
+                        const char *password, const char *name, enum user_type type,
+                        bool self_registration, struct user_rec *out, struct bh_why *why);
+/* Checks a login; on success the user. Failures are all "Invalid username/password
+ * combination" except the distinct BIMserver cases (deleted, no password, system). */
+enum bh_err user_check_login(struct model *m, const char *username, const char *password,
+                             struct user_rec *out, struct bh_why *why);
+enum bh_err user_change_password(struct model *m, const struct actor *who, int64_t uoid,
+                                 const char *old_password, const char *new_password,
+                                 struct bh_why *why);
+enum bh_err user_get_visible(struct model *m, const struct actor *who, int64_t uoid,
+                             struct user_rec *out, struct bh_why *why);
+enum bh_err user_by_name_visible(struct model *m, const struct actor *who, const char *username,
+                                 struct user_rec *out, struct bh_why *why);
+enum bh_err user_list_visible(struct model *m, const struct actor *who, struct user_list *out,
+                              struct bh_why *why);
+bool user_is_valid_username(const char *username);
+
+/* ---- projects (model/projects.c) ---- */
+/* schema in any case (ifc2x3tc1, ifc4, ifc4x3); out gets the lower-case form. */
+bool project_schema_normalize(const char *schema, char out[16]);
+enum bh_err project_create(struct model *m, const struct actor *who, const char *name,
+                           const char *schema, int64_t parent_poid, struct project_rec *out,
+                           struct bh_why *why);
+/* Read right: admin; or rights on the project, one of its ancestors or descendants.
+ * Deleted projects: admins only. */
+bool project_can_read(struct model *m, const struct actor *who, const struct project_rec *p);
+/* Write right (change it, manage its users): admin, or direct rights on it or an ancestor. */
+bool project_can_write(struct model *m, const struct actor *who, const struct project_rec *p);
+enum bh_err project_get_readable(struct model *m, const struct actor *who, int64_t poid,
+                                 struct project_rec *out, struct bh_why *why);
+enum bh_err project_list_readable(struct model *m, const struct actor *who, bool only_top,
+                                  bool only_active, struct project_list *out);
+enum bh_err project_update(struct model *m, const struct actor *who,
+                           const struct project_rec *changes, struct bh_why *why);
+/* deleteProject / undeleteProject: the project and its sub-projects change state. */
+enum bh_err project_set_deleted(struct model *m, const struct actor *who, int64_t poid,
+                                bool deleted, struct bh_why *why);
+enum bh_err project_add_user(struct model *m, const struct actor *who, int64_t uoid,
+                             int64_t poid, struct bh_why *why);
+enum bh_err project_remove_user(struct model *m, const struct actor *who, int64_t uoid,
+                                int64_t poid, struct bh_why *why);
+
+#endif

@@ -1,0 +1,375 @@
+/* projects.c: projects and sub-projects, and the rights rules: a user reads a project when
+ * they have rights on it, on one of its ancestors or on one of its descendants (so the
+ * path to their sub-project is visible); they change it with rights on it or an ancestor. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bh_time.h"
+#include "config/config.h"
+#include "model/events.h"
+#include "model/model.h"
+
+#define MAX_DEPTH 64 /* project trees deeper than this are refused */
+
+bool project_schema_normalize(const char *schema, char out[16])
+{
+  if (!schema)
+    return false;
+  size_t n = strlen(schema);
+  if (n == 0 || n >= 16)
+    return false;
+  for (size_t i = 0; i <= n; i++)
+    out[i] = (char)tolower((unsigned char)schema[i]);
+  return strcmp(out, "ifc2x3tc1") == 0 || strcmp(out, "ifc4") == 0 ||
+         strcmp(out, "ifc4x3") == 0;
+}
+
+static bool contains(const int64_t *ids, size_t n, int64_t id)
+{
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] == id)
+      return true;
+  return false;
+}
+
+/* True when poid or one of its ancestors is in ids. */
+static bool self_or_ancestor_in(struct model *m, int64_t poid, const int64_t *ids, size_t n)
+{
+  for (int depth = 0; poid != -1 && depth < MAX_DEPTH; depth++) {
+    if (contains(ids, n, poid))
+      return true;
+    struct project_rec p;
+    if (store_project_get(m->st, poid, &p) != BH_OK)
+      return false;
+    poid = p.parent;
+    project_rec_clear(&p);
+  }
+  return false;
+}
+
+bool project_can_read(struct model *m, const struct actor *who, const struct project_rec *p)
+{
+  if (who->type == USER_ADMIN || who->type == USER_SYSTEM)
+    return true;
+  if (who->uoid < 0 || p->state == STATE_DELETED)
+    return false;
+  int64_t *ids = NULL;
+  size_t n = 0;
+  if (store_rights_of_user(m->st, who->uoid, &ids, &n) != BH_OK)
+    return false;
+  bool ok = self_or_ancestor_in(m, p->poid, ids, n);
+  for (size_t i = 0; !ok && i < n; i++) {
+    /* p is an ancestor of a project the user has rights on */
+    int64_t one[1] = {p->poid};
+    ok = self_or_ancestor_in(m, ids[i], one, 1);
+  }
+  free(ids);
+  return ok;
+}
+
+bool project_can_write(struct model *m, const struct actor *who, const struct project_rec *p)
+{
+  if (who->type == USER_ADMIN || who->type == USER_SYSTEM)
+    return true;
+  if (who->uoid < 0 || who->type == USER_READ_ONLY || p->state == STATE_DELETED)
+    return false;
+  int64_t *ids = NULL;
+  size_t n = 0;
+  if (store_rights_of_user(m->st, who->uoid, &ids, &n) != BH_OK)
+    return false;
+  bool ok = self_or_ancestor_in(m, p->poid, ids, n);
+  free(ids);
+  return ok;
+}
+
+enum bh_err project_get_readable(struct model *m, const struct actor *who, int64_t poid,
+                                 struct project_rec *out, struct bh_why *why)
+{
+  enum bh_err rc = store_project_get(m->st, poid, out);
+  if (rc == BH_NOTFOUND)
+    return bh_fail(why, rc, "No Project found with poid %lld", (long long)poid);
+  if (rc != BH_OK)
+    return bh_fail(why, rc, "Database error");
+  if (!project_can_read(m, who, out)) {
+    project_rec_clear(out);
+    /* Same words as a missing project: do not tell others what exists. */
+    return bh_fail(why, BH_NOTFOUND, "No Project found with poid %lld", (long long)poid);
+  }
+  return BH_OK;
+}
+
+static char *trim_dup(const char *s)
+{
+  while (isspace((unsigned char)*s))
+    s++;
+  size_t n = strlen(s);
+  while (n > 0 && isspace((unsigned char)s[n - 1]))
+    n--;
+  return strndup(s, n);
+}
+
+/* An active project of that name under parent, other than except_poid. */
+static bool name_taken(struct model *m, int64_t parent, const char *name, int64_t except_poid)
+{
+  struct project_rec other;
+  if (store_project_by_name(m->st, parent, name, &other) != BH_OK)
+    return false;
+  bool taken = other.state == STATE_ACTIVE && other.poid != except_poid;
+  project_rec_clear(&other);
+  return taken;
+}
+
+enum bh_err project_create(struct model *m, const struct actor *who, const char *name,
+                           const char *schema, int64_t parent_poid, struct project_rec *out,
+                           struct bh_why *why)
+{
+  memset(out, 0, sizeof *out);
+  char sch[16];
+  if (!project_schema_normalize(schema, sch))
+    return bh_fail(why, BH_BADREQUEST,
+                   "Invalid schema \"%s\", supported are ifc2x3tc1, ifc4 and ifc4x3",
+                   schema ? schema : "");
+  if (who->type == USER_READ_ONLY)
+    return bh_fail(why, BH_DENIED, "Read-only users cannot create projects");
+  char *pname = trim_dup(name ? name : "");
+  if (!pname)
+    return BH_NOMEM;
+  enum bh_err rc = BH_OK;
+  if (*pname == '\0') {
+    rc = bh_fail(why, BH_BADREQUEST, "Invalid project name");
+    goto out;
+  }
+  if (parent_poid == -1) {
+    if (who->type != USER_ADMIN &&
+        !model_setting_bool(m, "allowUsersToCreateTopLevelProjects", false)) {
+      rc = bh_fail(why, BH_DENIED, "Only administrators can create top level projects");
+      goto out;
+    }
+  }
+  rc = store_begin(m->st);
+  if (rc != BH_OK) {
+    rc = bh_fail(why, rc, "Database error");
+    goto out;
+  }
+  if (parent_poid != -1) {
+    struct project_rec parent;
+    rc = store_project_get(m->st, parent_poid, &parent);
+    if (rc != BH_OK || !project_can_read(m, who, &parent)) {
+      if (rc == BH_OK)
+        project_rec_clear(&parent);
+      store_rollback(m->st);
+      rc = bh_fail(why, BH_NOTFOUND, "No Project found with poid %lld", (long long)parent_poid);
+      goto out;
+    }
+    bool can = project_can_write(m, who, &parent);
+    project_rec_clear(&parent);
+    if (!can) {
+      store_rollback(m->st);
+      rc = bh_fail(why, BH_DENIED, "No rights to add a sub project to this project");
+      goto out;
+    }
+  }
+  if (name_taken(m, parent_poid, pname, -1)) {
+    store_rollback(m->st);
+    rc = bh_fail(why, BH_EXISTS,
+                 parent_poid == -1 ? "Project name must be unique"
+                                   : "Project name must be unique within parent project");
+    goto out;
+  }
+  struct project_rec p = {.name = pname, .schema = sch, .export_prefix = "meter",
+                          .parent = parent_poid, .state = STATE_ACTIVE,
+                          .created_ms = bh_now_ms(), .created_by = who->uoid};
+  rc = store_next_oid(m->st, &p.poid);
+  if (rc == BH_OK)
+    rc = store_project_add(m->st, &p);
+  if (rc == BH_OK && who->uoid >= 0)
+    rc = store_right_add(m->st, who->uoid, p.poid);
+  if (rc != BH_OK) {
+    store_rollback(m->st);
+    rc = bh_fail(why, rc, "Database error");
+    goto out;
+  }
+  rc = store_commit(m->st);
+  if (rc != BH_OK) {
+    rc = bh_fail(why, rc, "Database error");
+    goto out;
+  }
+  rc = store_project_get(m->st, p.poid, out);
+  if (rc == BH_OK) {
+    struct event e = {.type = EV_NEW_PROJECT, .poid = p.poid, .uoid = who->uoid,
+                      .actor_uoid = who->uoid};
+    events_publish(m->ev, &e);
+  }
+out:
+  free(pname);
+  return rc;
+}
+
+enum bh_err project_list_readable(struct model *m, const struct actor *who, bool only_top,
+                                  bool only_active, struct project_list *out)
+{
+  enum bh_err rc = store_project_list(m->st, out);
+  if (rc != BH_OK)
+    return rc;
+  size_t k = 0;
+  for (size_t i = 0; i < out->n; i++) {
+    struct project_rec *p = &out->v[i];
+    bool keep = (!only_top || p->parent == -1) && (!only_active || p->state == STATE_ACTIVE) &&
+                project_can_read(m, who, p);
+    if (keep)
+      out->v[k++] = *p;
+    else
+      project_rec_clear(p);
+  }
+  out->n = k;
+  return BH_OK;
+}
+
+enum bh_err project_update(struct model *m, const struct actor *who,
+                           const struct project_rec *changes, struct bh_why *why)
+{
+  struct project_rec p;
+  enum bh_err rc = project_get_readable(m, who, changes->poid, &p, why);
+  if (rc != BH_OK)
+    return rc;
+  if (!project_can_write(m, who, &p)) {
+    project_rec_clear(&p);
+    return bh_fail(why, BH_DENIED, "No rights to update this project");
+  }
+  if (changes->name) {
+    char *name = trim_dup(changes->name);
+    if (!name || !*name) {
+      free(name);
+      project_rec_clear(&p);
+      return bh_fail(why, BH_BADREQUEST, "Invalid project name");
+    }
+    if (strcmp(name, p.name) != 0 && name_taken(m, p.parent, name, p.poid)) {
+      free(name);
+      project_rec_clear(&p);
+      return bh_fail(why, BH_EXISTS, "Project name must be unique");
+    }
+    free(p.name);
+    p.name = name;
+  }
+  if (changes->description) {
+    char *d = strdup(changes->description);
+    if (!d) {
+      project_rec_clear(&p);
+      return BH_NOMEM;
+    }
+    free(p.description);
+    p.description = d;
+  }
+  if (changes->export_prefix) {
+    char *e = strdup(changes->export_prefix);
+    if (!e) {
+      project_rec_clear(&p);
+      return BH_NOMEM;
+    }
+    free(p.export_prefix);
+    p.export_prefix = e;
+  }
+  p.send_email_on_new_revision = changes->send_email_on_new_revision;
+  rc = store_project_update(m->st, &p);
+  project_rec_clear(&p);
+  return rc == BH_OK ? BH_OK : bh_fail(why, rc, "Database error");
+}
+
+static enum bh_err set_state_tree(struct model *m, int64_t poid, int state, int depth)
+{
+  if (depth > MAX_DEPTH)
+    return BH_TOOBIG;
+  struct project_rec p;
+  enum bh_err rc = store_project_get(m->st, poid, &p);
+  if (rc != BH_OK)
+    return rc;
+  p.state = state;
+  rc = store_project_update(m->st, &p);
+  project_rec_clear(&p);
+  struct project_list kids;
+  if (rc == BH_OK)
+    rc = store_project_children(m->st, poid, &kids);
+  if (rc != BH_OK)
+    return rc;
+  for (size_t i = 0; rc == BH_OK && i < kids.n; i++)
+    rc = set_state_tree(m, kids.v[i].poid, state, depth + 1);
+  project_list_clear(&kids);
+  return rc;
+}
+
+enum bh_err project_set_deleted(struct model *m, const struct actor *who, int64_t poid,
+                                bool deleted, struct bh_why *why)
+{
+  struct project_rec p;
+  enum bh_err rc = store_project_get(m->st, poid, &p);
+  if (rc == BH_NOTFOUND)
+    return bh_fail(why, rc, "No Project found with poid %lld", (long long)poid);
+  if (rc != BH_OK)
+    return bh_fail(why, rc, "Database error");
+  bool allowed = who->type == USER_ADMIN;
+  if (!allowed && model_setting_bool(m, "allowUsersToCreateTopLevelProjects", false)) {
+    /* a deleted project cannot be written; check the rights as if it were active */
+    int state = p.state;
+    p.state = STATE_ACTIVE;
+    allowed = project_can_write(m, who, &p);
+    p.state = state;
+  }
+  bool visible = project_can_read(m, who, &p) ||
+                 (p.state == STATE_DELETED && allowed);
+  project_rec_clear(&p);
+  if (!visible)
+    return bh_fail(why, BH_NOTFOUND, "No Project found with poid %lld", (long long)poid);
+  if (!allowed)
+    return bh_fail(why, BH_DENIED, "No rights to delete this project");
+  rc = store_begin(m->st);
+  if (rc == BH_OK) {
+    rc = set_state_tree(m, poid, deleted ? STATE_DELETED : STATE_ACTIVE, 0);
+    if (rc == BH_OK)
+      rc = store_commit(m->st);
+    else
+      store_rollback(m->st);
+  }
+  return rc == BH_OK ? BH_OK : bh_fail(why, rc, "Database error");
+}
+
+static enum bh_err user_and_project(struct model *m, const struct actor *who, int64_t uoid,
+                                    int64_t poid, struct bh_why *why)
+{
+  struct project_rec p;
+  enum bh_err rc = project_get_readable(m, who, poid, &p, why);
+  if (rc != BH_OK)
+    return rc;
+  bool can = project_can_write(m, who, &p);
+  project_rec_clear(&p);
+  if (!can)
+    return bh_fail(why, BH_DENIED, "No rights to change the users of this project");
+  struct user_rec u;
+  rc = store_user_get(m->st, uoid, &u);
+  if (rc == BH_NOTFOUND)
+    return bh_fail(why, rc, "User with oid %lld not found", (long long)uoid);
+  if (rc != BH_OK)
+    return bh_fail(why, rc, "Database error");
+  user_rec_clear(&u);
+  return BH_OK;
+}
+
+enum bh_err project_add_user(struct model *m, const struct actor *who, int64_t uoid,
+                             int64_t poid, struct bh_why *why)
+{
+  enum bh_err rc = user_and_project(m, who, uoid, poid, why);
+  if (rc != BH_OK)
+    return rc;
+  rc = store_right_add(m->st, uoid, poid);
+  return rc == BH_OK ? BH_OK : bh_fail(why, rc, "Database error");
+}
+
+enum bh_err project_remove_user(struct model *m, const struct actor *who, int64_t uoid,
+                                int64_t poid, struct bh_why *why)
+{
+  enum bh_err rc = user_and_project(m, who, uoid, poid, why);
+  if (rc != BH_OK)
+    return rc;
+  rc = store_right_remove(m->st, uoid, poid);
+  return rc == BH_OK ? BH_OK : bh_fail(why, rc, "Database error");
+}

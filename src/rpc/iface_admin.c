@@ -1,0 +1,59 @@
+/* iface_admin.c: AdminInterface (spec §4.2): server info, version and first setup. */
+#include "rpc/rpc_internal.h"
+#include "rpc/sobj.h"
+
+static enum bh_err admin_get_server_info(struct rpc_call *c)
+{
+  return rpc_ok(c, sobj_server_info(c->m));
+}
+
+static enum bh_err admin_get_version(struct rpc_call *c)
+{
+  return rpc_ok(c, sobj_version());
+}
+
+static enum bh_err admin_get_latest_version(struct rpc_call *c)
+{
+  return BH_OK; /* no online check: null, which is {} on the wire, as BIMserver */
+}
+
+static enum bh_err admin_get_server_start_time(struct rpc_call *c)
+{
+  return rpc_ok(c, json_integer(c->m->start_ms));
+}
+
+static enum bh_err admin_setup(struct rpc_call *c)
+{
+  static const char *const names[] = {"siteAddress", "serverName", "serverDescription",
+                                      "serverIcon", "adminName", "adminUsername",
+                                      "adminPassword"};
+  const char *v[7];
+  for (int i = 0; i < 7; i++) {
+    enum bh_err rc = rpc_param_string(c, names[i], &v[i]);
+    if (rc != BH_OK)
+      return rc;
+  }
+  if (!v[0])
+    return bh_fail(&c->why, BH_BADREQUEST, "Site address must start with http:// or https://");
+  return model_setup(c->m, v[0], v[1], v[2], v[3], v[4], v[5], v[6], &c->why);
+}
+
+static const struct rpc_method admin_methods[] = {
+    {"getLatestVersion", RPC_NO_PARAMS, "SVersion", RPC_ANYONE, RPC_NOT_SETUP_OK,
+     admin_get_latest_version, "No online check: always null"},
+    {"getServerInfo", RPC_NO_PARAMS, "SServerInfo", RPC_ANYONE, RPC_NOT_SETUP_OK,
+     admin_get_server_info, "Server state and version; works in every state"},
+    {"getServerStartTime", RPC_NO_PARAMS, "Date", RPC_ANYONE, RPC_NOT_SETUP_OK,
+     admin_get_server_start_time, "When this server process started (ms since 1970)"},
+    {"getVersion", RPC_NO_PARAMS, "SVersion", RPC_ANYONE, RPC_NOT_SETUP_OK, admin_get_version,
+     "Version of this server"},
+    {"setup",
+     RPC_PARAMS({"siteAddress", "String"}, {"serverName", "String"},
+                {"serverDescription", "String"}, {"serverIcon", "String"},
+                {"adminName", "String"}, {"adminUsername", "String"},
+                {"adminPassword", "String"}),
+     "void", RPC_ANYONE, RPC_NOT_SETUP_OK, admin_setup,
+     "First setup: settings and the admin user; the server becomes RUNNING"},
+};
+
+RPC_IFACE(rpc_iface_admin, "AdminInterface", admin_methods);

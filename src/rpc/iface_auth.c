@@ -1,0 +1,125 @@
+/* iface_auth.c: AuthInterface (spec §4.1). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/token.h"
+#include "common/bh_time.h"
+#include "rpc/rpc_internal.h"
+#include "rpc/sobj.h"
+
+static enum bh_err auth_login(struct rpc_call *c)
+{
+  const char *username, *password;
+  enum bh_err rc = rpc_param_string(c, "username", &username);
+  if (rc == BH_OK)
+    rc = rpc_param_string(c, "password", &password);
+  if (rc != BH_OK)
+    return rc;
+  struct user_rec u;
+  rc = user_check_login(c->m, username, password, &u, &c->why);
+  if (rc != BH_OK) {
+    /* Slow the answer, not the server: transport holds this reply for delay_ms. */
+    c->delay_ms = throttle_failure(c->rpc->throttle, username,
+                                   c->origin ? c->origin->peer_addr : "", bh_now_ms());
+    return rc;
+  }
+  throttle_success(c->rpc->throttle, u.username);
+  char token[TOKEN_TEXT_LEN + 1];
+  rc = rpc_issue_token(c->rpc, u.uoid, token);
+  if (rc == BH_OK)
+    store_user_set_last_seen(c->m->st, u.uoid, bh_now_ms());
+  user_rec_clear(&u);
+  if (rc != BH_OK)
+    return bh_fail(&c->why, rc, "Database error");
+  return rpc_ok(c, json_string(token));
+}
+
+static enum bh_err auth_login_user_token(struct rpc_call *c)
+{
+  const char *token;
+  enum bh_err rc = rpc_param_string(c, "token", &token);
+  if (rc != BH_OK)
+    return rc;
+  struct user_rec u;
+  if (!token || store_user_by_token(c->m->st, token, &u) != BH_OK) {
+    c->delay_ms = throttle_failure(c->rpc->throttle, "", c->origin ? c->origin->peer_addr : "",
+                                   bh_now_ms());
+    rc = bh_fail(&c->why, BH_AUTH, "Invalid token");
+    c->why.error_type = "DefaultErrorCode";
+    c->why.error_code = 3;
+    return rc;
+  }
+  bool usable = u.state == STATE_ACTIVE && u.type != USER_SYSTEM;
+  int64_t uoid = u.uoid;
+  user_rec_clear(&u);
+  if (!usable)
+    return bh_fail(&c->why, BH_AUTH, "User account has been deleted");
+  char session[TOKEN_TEXT_LEN + 1];
+  rc = rpc_issue_token(c->rpc, uoid, session);
+  if (rc != BH_OK)
+    return bh_fail(&c->why, rc, "Database error");
+  return rpc_ok(c, json_string(session));
+}
+
+static enum bh_err auth_logout(struct rpc_call *c)
+{
+  unsigned char h[32];
+  if (token_hash(c->token, h))
+    store_token_delete(c->m->st, h);
+  return BH_OK;
+}
+
+static enum bh_err auth_is_logged_in(struct rpc_call *c)
+{
+  /* BIMserver says true for anonymous sessions too; we say what is true (spec §10). */
+  return rpc_ok(c, json_boolean(c->actor.uoid >= 0));
+}
+
+static enum bh_err auth_get_access_method(struct rpc_call *c)
+{
+  return rpc_ok(c, json_string("JSON"));
+}
+
+static enum bh_err auth_get_logged_in_user(struct rpc_call *c)
+{
+  struct user_rec u;
+  enum bh_err rc = store_user_get(c->m->st, c->actor.uoid, &u);
+  if (rc != BH_OK)
+    return bh_fail(&c->why, rc, "User not found");
+  json_t *j = sobj_user(c->m, &u);
+  user_rec_clear(&u);
+  return rpc_ok(c, j);
+}
+
+static enum bh_err auth_change_password(struct rpc_call *c)
+{
+  int64_t uoid;
+  const char *old_pw, *new_pw;
+  enum bh_err rc = rpc_param_long(c, "uoid", &uoid);
+  if (rc == BH_OK)
+    rc = rpc_param_string(c, "oldPassword", &old_pw);
+  if (rc == BH_OK)
+    rc = rpc_param_string(c, "newPassword", &new_pw);
+  if (rc == BH_OK)
+    rc = user_change_password(c->m, &c->actor, uoid, old_pw, new_pw, &c->why);
+  return rc == BH_OK ? rpc_ok(c, json_true()) : rc;
+}
+
+static const struct rpc_method auth_methods[] = {
+    {"changePassword",
+     RPC_PARAMS({"uoid", "Long"}, {"oldPassword", "String"}, {"newPassword", "String"}),
+     "Boolean", RPC_USER, 0, auth_change_password, "Changes a user's password"},
+    {"getAccessMethod", RPC_NO_PARAMS, "SAccessMethod", RPC_ANYONE, RPC_NOT_SETUP_OK,
+     auth_get_access_method, "How this call reached the server"},
+    {"getLoggedInUser", RPC_NO_PARAMS, "SUser", RPC_ANY, 0, auth_get_logged_in_user,
+     "The user of this session"},
+    {"isLoggedIn", RPC_NO_PARAMS, "Boolean", RPC_ANYONE, RPC_NOT_SETUP_OK, auth_is_logged_in,
+     "Whether the call carries a valid token"},
+    {"login", RPC_PARAMS({"username", "String"}, {"password", "String"}), "String", RPC_ANYONE,
+     RPC_NOT_SETUP_OK | RPC_IGNORES_TOKEN, auth_login, "Logs in; returns a token"},
+    {"loginUserToken", RPC_PARAMS({"token", "String"}), "String", RPC_ANYONE,
+     RPC_IGNORES_TOKEN, auth_login_user_token, "Logs in with a user's permanent token"},
+    {"logout", RPC_NO_PARAMS, "void", RPC_ANY, 0, auth_logout, "Ends the session of this token"},
+};
+
+RPC_IFACE(rpc_iface_auth, "AuthInterface", auth_methods);

@@ -1,0 +1,117 @@
+/* rpc_internal.h: the method tables and the call context shared by dispatch.c and the
+ * interface files (iface_*.c). Each interface describes its methods as data: name,
+ * parameters in declared order with their Java types, return type, who may call it and the
+ * handler. The dispatcher, MetaInterface and the test that every method has a case all
+ * read these tables. */
+#ifndef BH_RPC_INTERNAL_H
+#define BH_RPC_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth/throttle.h"
+#include "common/bh_err.h"
+#include "model/model.h"
+#include "rpc/rpc.h"
+
+enum rpc_auth {
+  RPC_ANYONE,     /* no token needed */
+  RPC_ANY,        /* any valid token, service tokens included */
+  RPC_USER,       /* a real login, not a service token */
+  RPC_ADMIN,      /* an administrator */
+};
+
+enum rpc_flags {
+  RPC_NOT_SETUP_OK = 1,   /* may run while the server is NOT_SETUP */
+  RPC_IGNORES_TOKEN = 2,  /* a bad envelope token does not fail it (login) */
+};
+
+struct rpc_param {
+  const char *name;
+  const char *type; /* Java type as MetaInterface reports it: "long", "String", "SProject" */
+};
+
+struct rpc_call;
+typedef enum bh_err (*rpc_handler)(struct rpc_call *c);
+
+struct rpc_method {
+  const char *name;
+  const struct rpc_param *params; /* terminated by {NULL, NULL} */
+  const char *returns;            /* "void", "String", "SProject", "List<SProject>" ... */
+  enum rpc_auth auth;
+  int flags;
+  rpc_handler fn;
+  const char *doc;
+};
+
+struct rpc_iface {
+  const char *name;               /* short name: "AuthInterface" */
+  const struct rpc_method *methods;
+  size_t count;
+};
+
+#define RPC_PARAMS(...) ((const struct rpc_param[]){__VA_ARGS__, {NULL, NULL}})
+#define RPC_NO_PARAMS ((const struct rpc_param[]){{NULL, NULL}})
+#define RPC_IFACE(var, iname, table) \
+  const struct rpc_iface var = {iname, table, sizeof table / sizeof table[0]}
+
+extern const struct rpc_iface rpc_iface_auth, rpc_iface_admin, rpc_iface_settings,
+    rpc_iface_meta, rpc_iface_service;
+/* Every interface bimhub serves, in the order MetaInterface lists them (by full name). */
+extern const struct rpc_iface *const rpc_ifaces[];
+extern const size_t rpc_iface_count;
+
+struct rpc {
+  const struct bh_config *cfg;
+  struct model model;
+  struct throttle *throttle;
+  int64_t next_endpoint_id; /* /stream endpoint ids, from 2, per server start */
+  pthread_mutex_t endpoint_lock;
+};
+
+/* One call being answered. Handlers read parameters with the rpc_param_* functions, set
+ * result (a new reference) and return BH_OK, or fill why and return its code. */
+struct rpc_call {
+  struct rpc *rpc;
+  struct model *m;
+  const struct rpc_method *method;
+  json_t *params;              /* borrowed */
+  struct actor actor;
+  const char *token;           /* the caller's token text, or NULL */
+  const struct rpc_origin *origin;
+  json_t *result;
+  struct bh_why why;
+  unsigned delay_ms;
+};
+
+/* Lenient readers of §3. Each reports BH_BADREQUEST with a message naming the parameter
+ * when the value cannot be read as that type. A JSON null gives has_value false. */
+enum bh_err rpc_param_long(struct rpc_call *c, const char *name, int64_t *out);
+enum bh_err rpc_param_bool(struct rpc_call *c, const char *name, bool *out);
+/* Borrowed string, or NULL for a JSON null. Numbers and booleans come back as text in
+ * c-owned storage. */
+enum bh_err rpc_param_string(struct rpc_call *c, const char *name, const char **out);
+/* An S-object parameter: NULL for null or {}; otherwise __type must be present. */
+enum bh_err rpc_param_object(struct rpc_call *c, const char *name, json_t **out);
+
+/* Lenient conversion of one JSON value (also used for object fields). */
+bool rpc_json_long(json_t *v, int64_t *out);
+bool rpc_json_bool(json_t *v, bool *out);
+
+/* Returns result set to a value (stolen) — NULL means out of memory. */
+enum bh_err rpc_ok(struct rpc_call *c, json_t *value);
+
+/* Shared by /json and /stream: answers one request object into a response object
+ * ({"result":...} or {"exception":...}). token may be NULL. */
+json_t *rpc_run_request(struct rpc *rpc, json_t *request, const char *token,
+                        const struct rpc_origin *origin, unsigned *delay_ms);
+
+/* Resolves a token to an actor. BH_AUTH with why filled for a bad one. */
+enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *out,
+                              struct bh_why *why);
+
+/* Issues a new login token for a user. */
+enum bh_err rpc_issue_token(struct rpc *rpc, int64_t uoid, char out[65]);
+
+#endif

@@ -1,0 +1,250 @@
+/* sobj.c: encoders of the S-objects bimhub sends. Field lists follow spec §5. */
+#include "rpc/sobj.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+
+static int key_cmp(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *sobj_finish(const char *type, json_t *fields)
+{
+  if (!fields)
+    return NULL;
+  size_t n = json_object_size(fields);
+  const char **keys = malloc((n ? n : 1) * sizeof *keys);
+  json_t *out = json_object();
+  if (!keys || !out) {
+    free(keys);
+    json_decref(out);
+    json_decref(fields);
+    return NULL;
+  }
+  size_t k = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(fields, key, v) keys[k++] = key;
+  qsort(keys, k, sizeof *keys, key_cmp);
+  int rc = json_object_set_new(out, "__type", json_string(type));
+  for (size_t i = 0; rc == 0 && i < k; i++)
+    rc = json_object_set(out, keys[i], json_object_get(fields, keys[i]));
+  free(keys);
+  json_decref(fields);
+  if (rc != 0) {
+    json_decref(out);
+    return NULL;
+  }
+  return out;
+}
+
+void sobj_std(json_t *f, int64_t oid, const char *uuid)
+{
+  json_object_set_new(f, "oid", json_integer(oid));
+  json_object_set_new(f, "rid", json_integer(oid == -1 ? 0 : 1));
+  json_object_set_new(f, "uuid", sobj_text(uuid));
+}
+
+json_t *sobj_text(const char *s)
+{
+  return s ? json_string(s) : json_null();
+}
+
+json_t *sobj_ids(const int64_t *ids, size_t n)
+{
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < n; i++)
+    json_array_append_new(a, json_integer(ids[i]));
+  return a;
+}
+
+static json_t *nullable_ms(int64_t ms)
+{
+  return ms > 0 ? json_integer(ms) : json_null();
+}
+
+json_t *sobj_user(struct model *m, const struct user_rec *u)
+{
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  int64_t *rights = NULL;
+  size_t nrights = 0;
+  store_rights_of_user(m->st, u->uoid, &rights, &nrights);
+  sobj_std(f, u->uoid, NULL);
+  json_object_set_new(f, "createdById", json_integer(u->created_by));
+  json_object_set_new(f, "createdOn", nullable_ms(u->created_ms));
+  json_object_set_new(f, "extendedData", json_array());
+  json_object_set_new(f, "hasRightsOn", sobj_ids(rights, nrights));
+  json_object_set_new(f, "lastSeen", nullable_ms(u->last_seen_ms));
+  json_object_set_new(f, "logs", json_array());
+  json_object_set_new(f, "name", sobj_text(u->name));
+  json_object_set_new(f, "oAuthAuthorizationCodes", json_array());
+  json_object_set_new(f, "oAuthIssuedAuthorizationCodes", json_array());
+  /* BIMserver sends the hash, salt and validation token; we never do (spec §10). */
+  json_object_set_new(f, "passwordHash", json_null());
+  json_object_set_new(f, "passwordSalt", json_null());
+  json_object_set_new(f, "schemas", json_array());
+  json_object_set_new(f, "services", json_array());
+  json_object_set_new(f, "state", json_string(u->state == STATE_DELETED ? "DELETED" : "ACTIVE"));
+  json_object_set_new(f, "token", json_null());
+  json_object_set_new(f, "userSettingsId", json_integer(-1));
+  json_object_set_new(f, "userType", json_string(user_type_name((enum user_type)u->type)));
+  json_object_set_new(f, "username", sobj_text(u->username));
+  json_object_set_new(f, "validationToken", json_null());
+  json_object_set_new(f, "validationTokenCreated", json_null());
+  free(rights);
+  return sobj_finish("SUser", f);
+}
+
+json_t *sobj_project(struct model *m, const struct project_rec *p)
+{
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  int64_t *users = NULL;
+  size_t nusers = 0;
+  store_rights_of_project(m->st, p->poid, &users, &nusers);
+  struct project_list kids = {0};
+  store_project_children(m->st, p->poid, &kids);
+  int64_t *kid_ids = kids.n ? malloc(kids.n * sizeof *kid_ids) : NULL;
+  size_t nkids = 0;
+  for (size_t i = 0; kid_ids && i < kids.n; i++)
+    kid_ids[nkids++] = kids.v[i].poid;
+  project_list_clear(&kids);
+
+  sobj_std(f, p->poid, NULL);
+  json_object_set_new(f, "checkinInProgress", json_integer(0));
+  json_object_set_new(f, "checkouts", json_array());
+  json_object_set_new(f, "concreteRevisions", json_array());
+  json_object_set_new(f, "createdById", json_integer(p->created_by));
+  json_object_set_new(f, "createdDate", nullable_ms(p->created_ms));
+  json_object_set_new(f, "description", sobj_text(p->description));
+  json_object_set_new(f, "exportLengthMeasurePrefix",
+                      json_string(p->export_prefix ? p->export_prefix : "meter"));
+  json_object_set_new(f, "extendedData", json_array());
+  json_object_set_new(f, "geoTagId", json_integer(-1));
+  json_object_set_new(f, "hasAuthorizedUsers", sobj_ids(users, nusers));
+  json_object_set_new(f, "id", json_integer(p->number));
+  json_object_set_new(f, "lastConcreteRevisionId", json_integer(-1));
+  json_object_set_new(f, "lastRevisionId", json_integer(-1));
+  json_object_set_new(f, "logs", json_array());
+  json_object_set_new(f, "modelCheckers", json_array());
+  json_object_set_new(f, "name", sobj_text(p->name));
+  json_object_set_new(f, "newServices", json_array());
+  json_object_set_new(f, "parentId", json_integer(p->parent));
+  json_object_set_new(f, "revisions", json_array());
+  json_object_set_new(f, "schema", sobj_text(p->schema));
+  json_object_set_new(f, "sendEmailOnNewRevision", json_boolean(p->send_email_on_new_revision));
+  json_object_set_new(f, "services", json_array());
+  json_object_set_new(f, "state", json_string(p->state == STATE_DELETED ? "DELETED" : "ACTIVE"));
+  json_object_set_new(f, "subProjects", sobj_ids(kid_ids, nkids));
+  free(users);
+  free(kid_ids);
+  return sobj_finish("SProject", f);
+}
+
+json_t *sobj_version(void)
+{
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  int major = 0, minor = 0, rev = 0;
+  sscanf(BH_VERSION, "%d.%d.%d", &major, &minor, &rev);
+  sobj_std(f, -1, NULL);
+  json_object_set_new(f, "date", json_null());
+  json_object_set_new(f, "downloadUrl", json_null());
+  json_object_set_new(f, "fullString", json_string(BH_VERSION));
+  json_object_set_new(f, "major", json_integer(major));
+  json_object_set_new(f, "minor", json_integer(minor));
+  json_object_set_new(f, "revision", json_integer(rev));
+  json_object_set_new(f, "supportEmail", json_null());
+  json_object_set_new(f, "supportUrl", json_null());
+  return sobj_finish("SVersion", f);
+}
+
+json_t *sobj_server_info(struct model *m)
+{
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  sobj_std(f, -1, m->server_uuid);
+  json_object_set_new(f, "errorMessage", json_null());
+  json_object_set_new(f, "serverState",
+                      json_string(model_server_state(m) == SERVER_RUNNING ? "RUNNING" : "NOT_SETUP"));
+  json_object_set_new(f, "version", sobj_version());
+  return sobj_finish("SServerInfo", f);
+}
+
+/* The boolean settings bimhub keeps, with BIMserver's defaults. */
+static const struct {
+  const char *name;
+  bool def;
+} bool_settings[] = {
+    {"allowSelfRegistration", false},   {"allowUsersToCreateTopLevelProjects", false},
+    {"hideUserListForNonAdmin", false}, {"sendConfirmationEmailAfterRegistration", false},
+    {"checkinMergingEnabled", false},   {"generateGeometryOnCheckin", false},
+    {"cacheOutputFiles", false},        {"pluginStrictVersionChecking", false},
+    {"allowOnlyWhitelisted", false},    {"sendEmailOnNewRevision", false},
+    {"allowCreateValidatedUser", false}, {"reuseGeometry", false},
+    {"storeLastLogin", false},          {"storeServiceRuns", false},
+    {"optimizeMappedItems", false},
+};
+
+json_t *sobj_server_settings(struct model *m)
+{
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  sobj_std(f, -1, NULL);
+  for (size_t i = 0; i < sizeof bool_settings / sizeof bool_settings[0]; i++)
+    json_object_set_new(f, bool_settings[i].name,
+                        json_boolean(model_setting_bool(m, bool_settings[i].name,
+                                                        bool_settings[i].def)));
+  static const char *const texts[] = {"smtpServer", "emailSenderAddress", "emailSenderName",
+                                      "serviceRepositoryUrl", "smtpUsername", "name",
+                                      "description", "icon"};
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    char *v = model_setting_text(m, texts[i]);
+    json_object_set_new(f, texts[i], sobj_text(v));
+    free(v);
+  }
+  char *site = model_site_address(m);
+  json_object_set_new(f, "siteAddress", sobj_text(site));
+  free(site);
+  json_object_set_new(f, "smtpPassword", json_null()); /* a secret: never sent */
+  json_object_set_new(f, "whitelistedDomains", json_array());
+  json_object_set_new(f, "protocolBuffersPort", json_integer(0));
+  json_object_set_new(f, "webModules", json_array());
+  json_object_set_new(f, "webModuleId", json_integer(-1));
+  json_object_set_new(f, "sessionTimeOutSeconds", json_integer(m->cfg->token_lifetime_s));
+  json_object_set_new(f, "smtpPort", json_integer(25));
+  json_object_set_new(f, "smtpProtocol", json_string("SMTP"));
+  json_object_set_new(f, "renderEngineProcesses", json_integer(0));
+  json_object_set_new(f, "defaultRenderEnginePluginId", json_integer(-1));
+  return sobj_finish("SServerSettings", f);
+}
+
+json_t *sobj_user_settings(struct model *m, int64_t uoid)
+{
+  (void)m;
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  sobj_std(f, -1, NULL);
+  static const char *const ids[] = {"defaultModelCompareId", "defaultModelMergerId",
+                                    "defaultObjectIDMId", "defaultQueryEngineId",
+                                    "defaultRenderEngineId", "defaultSerializerId"};
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+    json_object_set_new(f, ids[i], json_integer(-1));
+  static const char *const lists[] = {"deserializers", "modelCompares", "modelMergers",
+                                      "objectIDMs", "queryEngines", "renderEngines",
+                                      "serializers", "services"};
+  for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+    json_object_set_new(f, lists[i], json_array());
+  (void)uoid;
+  return sobj_finish("SUserSettings", f);
+}

@@ -1,0 +1,109 @@
+/* stream.c: the meaning of /stream text messages (spec §6.1, §6.2): heartbeat, handshake
+ * token, RPC over the socket. Framing and sockets are transport's. */
+#include "rpc/stream.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bh_log.h"
+#include "rpc/rpc_internal.h"
+
+char *stream_welcome_text(int64_t now_ms, size_t *len)
+{
+  char buf[48];
+  int n = snprintf(buf, sizeof buf, "{\"welcome\":%lld}", (long long)now_ms);
+  *len = (size_t)n;
+  return strdup(buf);
+}
+
+static void set_json(struct stream_result *out, enum stream_action action, json_t *j)
+{
+  out->action = action;
+  out->text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  out->len = out->text ? strlen(out->text) : 0;
+  if (!out->text) {
+    out->action = STREAM_CLOSE;
+    out->close_code = 1011;
+  }
+  json_decref(j);
+}
+
+static void handle_token(struct rpc *rpc, struct stream_state *st, const char *token,
+                         struct stream_result *out)
+{
+  struct actor a;
+  if (!token || rpc_resolve_token(rpc, token, &a, NULL) != BH_OK) {
+    /* BIMserver stays silent here and the client hangs; we say so and close (spec §10.7). */
+    set_json(out, STREAM_SEND_CLOSE, json_pack("{s:s}", "error", "Invalid token"));
+    out->close_code = 1008;
+    return;
+  }
+  pthread_mutex_lock(&rpc->endpoint_lock);
+  int64_t id = rpc->next_endpoint_id++;
+  pthread_mutex_unlock(&rpc->endpoint_lock);
+  st->endpoint_id = id;
+  st->uoid = a.uoid;
+  set_json(out, STREAM_SEND,
+           json_pack("{s:s, s:{s:I}, s:I}", "type", "endpoint", "payload", "endpointid",
+                     (json_int_t)id, "endpointid", (json_int_t)id));
+}
+
+void stream_handle(struct rpc *rpc, struct stream_state *st, const char *peer_addr,
+                   const char *msg, size_t len, struct stream_result *out)
+{
+  memset(out, 0, sizeof *out);
+  out->action = STREAM_NOTHING;
+  json_t *j = json_loadb(msg, len, JSON_REJECT_DUPLICATES, NULL);
+  if (!json_is_object(j)) {
+    json_decref(j); /* unparseable text is ignored, as BIMserver does */
+    return;
+  }
+  if (json_object_get(j, "hb")) {
+    json_decref(j);
+    return;
+  }
+  if (json_object_get(j, "action")) {
+    set_json(out, STREAM_SEND,
+             json_pack("{s:s}", "error",
+                       "Binary model downloads over /stream are not supported yet; use "
+                       "/download"));
+    json_decref(j);
+    return;
+  }
+  json_t *request = json_object_get(j, "request");
+  if (request) {
+    const char *token = json_string_value(json_object_get(j, "token"));
+    struct rpc_origin origin = {.peer_addr = peer_addr ? peer_addr : "", .header_token = NULL};
+    json_t *resp = rpc_run_request(rpc, request, token, &origin, &out->delay_ms);
+    json_t *reply = json_object();
+    json_t *id = json_object_get(j, "id");
+    if (reply && id)
+      json_object_set(reply, "id", id);
+    if (reply)
+      json_object_set_new(reply, "response", resp ? resp : json_null());
+    else
+      json_decref(resp);
+    set_json(out, STREAM_SEND, reply);
+    json_decref(j);
+    return;
+  }
+  json_t *token = json_object_get(j, "token");
+  if (token)
+    handle_token(rpc, st, json_string_value(token), out);
+  json_decref(j);
+}
+
+void stream_closed(struct rpc *rpc, struct stream_state *st)
+{
+  (void)rpc;
+  BH_LOG(BH_LOG_DEBUG, BH_C_WS, "endpoint %lld closed", (long long)st->endpoint_id);
+  st->endpoint_id = 0;
+}
+
+void stream_result_free(struct stream_result *r)
+{
+  free(r->text);
+  r->text = NULL;
+}

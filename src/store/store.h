@@ -1,0 +1,121 @@
+/* store.h: what the domain asks of storage. The SQLite backend (store_sqlite.c) implements
+ * it; another backend implements the same functions. Nothing outside src/store includes a
+ * database header.
+ *
+ * Threads: every function may be called from any thread; calls are serialized inside the
+ * store. store_begin() .. store_commit()/store_rollback() make one transaction that holds
+ * the store for the calling thread: the calls in between must come from that thread.
+ * Strings in records are heap copies owned by the record; free with *_rec_clear(). */
+#ifndef BH_STORE_H
+#define BH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/bh_err.h"
+
+struct store;
+
+struct store_options {
+  const char *dir;      /* data directory; created if missing */
+  bool sync_full;       /* fsync every commit (synchronous=FULL) or not (NORMAL) */
+};
+
+enum bh_err store_open(struct store **out, const struct store_options *opt);
+void store_close(struct store *st);
+
+enum bh_err store_begin(struct store *st);
+enum bh_err store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* A new object id from the one server-wide sequence (ids never repeat across types). */
+enum bh_err store_next_oid(struct store *st, int64_t *oid);
+
+/* Server-wide key/value settings (site address, server name, flags). *value is malloc'd, or
+ * NULL when the key is unset (then BH_NOTFOUND). */
+enum bh_err store_setting_get(struct store *st, const char *key, char **value);
+enum bh_err store_setting_set(struct store *st, const char *key, const char *value);
+
+/* Users. type: enum user_type in model/users.h; state: 0 active, 1 deleted. */
+struct user_rec {
+  int64_t uoid;
+  char *username;
+  char *name;
+  int type;
+  int state;
+  int64_t created_ms;
+  int64_t created_by;     /* uoid, -1 for none */
+  int64_t last_seen_ms;   /* 0: never */
+  char *password_hash;    /* argon2id encoded string, NULL: no password yet */
+  char *user_token;       /* permanent token for loginUserToken */
+};
+void user_rec_clear(struct user_rec *u);
+struct user_list {
+  struct user_rec *v;
+  size_t n;
+};
+void user_list_clear(struct user_list *l);
+
+enum bh_err store_user_add(struct store *st, const struct user_rec *u);  /* u->uoid set */
+enum bh_err store_user_get(struct store *st, int64_t uoid, struct user_rec *out);
+/* Username compared case-insensitively (ASCII). */
+enum bh_err store_user_by_name(struct store *st, const char *username, struct user_rec *out);
+enum bh_err store_user_by_token(struct store *st, const char *user_token, struct user_rec *out);
+enum bh_err store_user_list(struct store *st, struct user_list *out);  /* by uoid */
+enum bh_err store_user_set_password(struct store *st, int64_t uoid, const char *hash);
+enum bh_err store_user_set_last_seen(struct store *st, int64_t uoid, int64_t ms);
+enum bh_err store_user_count(struct store *st, int64_t *n);
+
+/* Projects. parent -1 for top level; state 0 active, 1 deleted. */
+struct project_rec {
+  int64_t poid;
+  int64_t number;         /* SProject.id: 1, 2, ... over the server */
+  char *name;
+  char *schema;           /* lower case: ifc2x3tc1, ifc4, ifc4x3 */
+  char *description;
+  char *export_prefix;    /* SSIPrefix, lower case */
+  int64_t parent;
+  int state;
+  int64_t created_ms;
+  int64_t created_by;
+  bool send_email_on_new_revision;
+};
+void project_rec_clear(struct project_rec *p);
+struct project_list {
+  struct project_rec *v;
+  size_t n;
+};
+void project_list_clear(struct project_list *l);
+
+enum bh_err store_project_add(struct store *st, struct project_rec *p); /* sets number */
+enum bh_err store_project_get(struct store *st, int64_t poid, struct project_rec *out);
+enum bh_err store_project_update(struct store *st, const struct project_rec *p);
+enum bh_err store_project_list(struct store *st, struct project_list *out);       /* by poid */
+enum bh_err store_project_children(struct store *st, int64_t poid, struct project_list *out);
+/* Project of that name among the children of parent (-1: top level), any state. */
+enum bh_err store_project_by_name(struct store *st, int64_t parent, const char *name,
+                                  struct project_rec *out);
+
+/* Direct rights of a user on a project (SProject.hasAuthorizedUsers / SUser.hasRightsOn). */
+enum bh_err store_right_add(struct store *st, int64_t uoid, int64_t poid);
+enum bh_err store_right_remove(struct store *st, int64_t uoid, int64_t poid);
+bool store_right_has(struct store *st, int64_t uoid, int64_t poid);
+/* Ids of the other side, ascending. *ids malloc'd (NULL when n is 0). */
+enum bh_err store_rights_of_user(struct store *st, int64_t uoid, int64_t **ids, size_t *n);
+enum bh_err store_rights_of_project(struct store *st, int64_t poid, int64_t **ids, size_t *n);
+
+/* Session tokens, stored by a hash of the token, never the token itself. */
+struct token_rec {
+  int64_t uoid;
+  int kind;               /* enum token_kind in auth/token.h */
+  int64_t created_ms;
+  int64_t expires_ms;
+  int64_t service_oid;    /* -1 unless a service token */
+};
+enum bh_err store_token_add(struct store *st, const unsigned char hash[32], const struct token_rec *t);
+enum bh_err store_token_get(struct store *st, const unsigned char hash[32], struct token_rec *out);
+enum bh_err store_token_delete(struct store *st, const unsigned char hash[32]);
+enum bh_err store_token_purge_expired(struct store *st, int64_t now_ms, int64_t *removed);
+
+#endif

@@ -32,6 +32,7 @@ struct model {
   const struct bh_config *cfg;
   int64_t start_ms;
   char server_uuid[40];
+  _Atomic bool running; /* cached: once set up, a server never goes back to NOT_SETUP */
 };
 
 enum bh_err model_init(struct model *m, struct store *st, struct events *ev,

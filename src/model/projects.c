@@ -88,13 +88,13 @@ enum bh_err project_get_readable(struct model *m, const struct actor *who, int64
 {
   enum bh_err rc = store_project_get(m->st, poid, out);
   if (rc == BH_NOTFOUND)
-    return bh_fail(why, rc, "No Project found with poid %lld", (long long)poid);
+    return bh_fail(why, rc, "Project with oid %lld does not exist", (long long)poid);
   if (rc != BH_OK)
     return bh_fail(why, rc, "Database error");
   if (!project_can_read(m, who, out)) {
     project_rec_clear(out);
     /* Same words as a missing project: do not tell others what exists. */
-    return bh_fail(why, BH_NOTFOUND, "No Project found with poid %lld", (long long)poid);
+    return bh_fail(why, BH_NOTFOUND, "Project with oid %lld does not exist", (long long)poid);
   }
   return BH_OK;
 }
@@ -128,7 +128,7 @@ enum bh_err project_create(struct model *m, const struct actor *who, const char 
   char sch[16];
   if (!project_schema_normalize(schema, sch))
     return bh_fail(why, BH_BADREQUEST,
-                   "Invalid schema \"%s\", supported are ifc2x3tc1, ifc4 and ifc4x3",
+                   "Invalid schema, only IFC schemas (ifc2x3tc1, ifc4, ifc4x3) allowed, not \"%s\"",
                    schema ? schema : "");
   if (who->type == USER_READ_ONLY)
     return bh_fail(why, BH_DENIED, "Read-only users cannot create projects");
@@ -143,7 +143,7 @@ enum bh_err project_create(struct model *m, const struct actor *who, const char 
   if (parent_poid == -1) {
     if (who->type != USER_ADMIN &&
         !model_setting_bool(m, "allowUsersToCreateTopLevelProjects", false)) {
-      rc = bh_fail(why, BH_DENIED, "Only administrators can create top level projects");
+      rc = bh_fail(why, BH_DENIED, "Only administrators can create new projects");
       goto out;
     }
   }
@@ -159,7 +159,7 @@ enum bh_err project_create(struct model *m, const struct actor *who, const char 
       if (rc == BH_OK)
         project_rec_clear(&parent);
       store_rollback(m->st);
-      rc = bh_fail(why, BH_NOTFOUND, "No Project found with poid %lld", (long long)parent_poid);
+      rc = bh_fail(why, BH_NOTFOUND, "Project with oid %lld does not exist", (long long)parent_poid);
       goto out;
     }
     bool can = project_can_write(m, who, &parent);
@@ -235,7 +235,7 @@ enum bh_err project_update(struct model *m, const struct actor *who,
     return rc;
   if (!project_can_write(m, who, &p)) {
     project_rec_clear(&p);
-    return bh_fail(why, BH_DENIED, "No rights to update this project");
+    return bh_fail(why, BH_DENIED, "User has no rights to update project properties");
   }
   if (changes->name) {
     char *name = trim_dup(changes->name);
@@ -304,7 +304,7 @@ enum bh_err project_set_deleted(struct model *m, const struct actor *who, int64_
   struct project_rec p;
   enum bh_err rc = store_project_get(m->st, poid, &p);
   if (rc == BH_NOTFOUND)
-    return bh_fail(why, rc, "No Project found with poid %lld", (long long)poid);
+    return bh_fail(why, rc, "Project with oid %lld does not exist", (long long)poid);
   if (rc != BH_OK)
     return bh_fail(why, rc, "Database error");
   bool allowed = who->type == USER_ADMIN;
@@ -319,7 +319,7 @@ enum bh_err project_set_deleted(struct model *m, const struct actor *who, int64_
                  (p.state == STATE_DELETED && allowed);
   project_rec_clear(&p);
   if (!visible)
-    return bh_fail(why, BH_NOTFOUND, "No Project found with poid %lld", (long long)poid);
+    return bh_fail(why, BH_NOTFOUND, "Project with oid %lld does not exist", (long long)poid);
   if (!allowed)
     return bh_fail(why, BH_DENIED, "No rights to delete this project");
   rc = store_begin(m->st);
@@ -340,10 +340,12 @@ static enum bh_err user_and_project(struct model *m, const struct actor *who, in
   enum bh_err rc = project_get_readable(m, who, poid, &p, why);
   if (rc != BH_OK)
     return rc;
-  bool can = project_can_write(m, who, &p);
+  if (!project_can_write(m, who, &p)) {
+    rc = bh_fail(why, BH_DENIED, "User has no rights to grant permission on '%s'", p.name);
+    project_rec_clear(&p);
+    return rc;
+  }
   project_rec_clear(&p);
-  if (!can)
-    return bh_fail(why, BH_DENIED, "No rights to change the users of this project");
   struct user_rec u;
   rc = store_user_get(m->st, uoid, &u);
   if (rc == BH_NOTFOUND)

@@ -40,10 +40,13 @@ enum bh_err model_init(struct model *m, struct store *st, struct events *ev,
 
 enum server_state model_server_state(struct model *m)
 {
+  if (m->running)
+    return SERVER_RUNNING;
   char *v = NULL;
   if (store_setting_get(m->st, "setupDone", &v) != BH_OK)
     return SERVER_NOT_SETUP;
   free(v);
+  m->running = true;
   return SERVER_RUNNING;
 }
 

@@ -75,10 +75,10 @@ enum bh_err user_create(struct model *m, const struct actor *who, const char *us
     if (!self_registration || !model_setting_bool(m, "allowSelfRegistration", false))
       return bh_fail(why, BH_DENIED, "Administrator rights required for this call");
     if (type == USER_ADMIN || type == USER_SYSTEM)
-      return bh_fail(why, BH_DENIED, "Only administrators can create administrators");
+      return bh_fail(why, BH_DENIED, "Cannot create admin user with self registration");
   }
   if (type == USER_SYSTEM)
-    return bh_fail(why, BH_BADREQUEST, "Cannot create a system user");
+    return bh_fail(why, BH_BADREQUEST, "Cannot create system users");
   if (!username)
     return bh_fail(why, BH_BADREQUEST, "Invalid username");
   char *uname = trimmed_lower(username);
@@ -179,7 +179,7 @@ enum bh_err user_change_password(struct model *m, const struct actor *who, int64
                                  struct bh_why *why)
 {
   if (who->uoid != uoid && who->type != USER_ADMIN)
-    return bh_fail(why, BH_DENIED, "No rights to change the password of this user");
+    return bh_fail(why, BH_DENIED, "Insufficient rights to change the password of this user");
   struct user_rec u;
   enum bh_err rc = store_user_get(m->st, uoid, &u);
   if (rc != BH_OK)

@@ -24,6 +24,8 @@ static enum bh_err auth_login(struct rpc_call *c)
     return rc;
   }
   throttle_success(c->rpc->throttle, u.username);
+  /* Expired tokens go here, at a pace set by logins; an index makes it cheap. */
+  store_token_purge_expired(c->m->st, bh_now_ms(), NULL);
   char token[TOKEN_TEXT_LEN + 1];
   rc = rpc_issue_token(c->rpc, u.uoid, token);
   if (rc == BH_OK)

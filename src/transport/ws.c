@@ -1,0 +1,653 @@
+/* ws.c: /stream sessions. Each upgraded socket becomes a ws_session on the loop thread:
+ * a uv_poll on the fd MHD lent us, a wslay event context for framing (ping/pong, close
+ * handshake, fragment reassembly, size limit), and a small pipeline
+ *
+ *   text message -> inbox (bounded) -> stream_handle() on a worker -> [delay timer] -> send
+ *
+ * so that one session never has two messages in stream_handle() at once and replies keep
+ * the order of the requests. The session memory lives until its three handles are closed
+ * and no work item refers to it; only then stream_closed() runs and the memory goes.
+ * Transport translates, decides nothing: what to answer is stream.h's business. */
+#include "transport/ws.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <microhttpd.h>
+#include <uv.h>
+#include <wslay/wslay.h>
+
+#include "common/bh_log.h"
+#include "common/bh_time.h"
+#include "config/config.h"
+#include "rpc/stream.h"
+#include "transport/loop.h"
+#include "transport/utf8.h"
+
+/* How long we wait for the peer's close frame after sending ours. */
+#define WS_CLOSE_WAIT_MS 5000
+#define WS_PEER_MAX 64
+
+struct ws_hub {
+  struct loop *loop;
+  const struct bh_config *cfg;
+  struct rpc *rpc;
+  struct ws_session *head; /* every session not yet freed; loop thread only */
+  size_t count;
+  bool is_stopping;
+};
+
+/* One text message waiting for its turn in stream_handle(). */
+struct ws_msg {
+  struct ws_msg *next;
+  size_t len;
+  char text[];
+};
+
+struct ws_job {
+  uv_work_t req;
+  struct ws_session *s;
+  struct ws_msg *msg;
+  struct stream_result res;
+};
+
+struct ws_session {
+  struct ws_hub *hub;
+  struct ws_session *prev, *next;
+  int fd; /* owned by MHD; we only recv/send on it */
+  struct MHD_UpgradeResponseHandle *urh;
+  char peer[WS_PEER_MAX];
+  char *extra; /* bytes MHD read past the handshake, fed first */
+  size_t extra_len, extra_off;
+  wslay_event_context_ptr ctx;
+  uv_poll_t poll;
+  uv_timer_t delay;                 /* holds a delayed stream_result */
+  uv_timer_t close_wait;            /* gives the peer time to answer our close */
+  int poll_events;                  /* what poll is started with, -1: not started */
+  int close_after_flush;            /* > 0: send this close code once the queue is empty */
+  int open_handles;                 /* handles not yet through their close callback */
+  bool is_dead;                     /* handles closing: no more I/O */
+  bool is_close_waiting;            /* close_wait armed */
+  bool is_draining;                 /* close sent, wslay stopped reading: drop input */
+  bool is_busy;                     /* a message is in a worker or the delay timer */
+  bool has_job;                     /* a uv_work_t refers to this session */
+  struct ws_msg *in_head, *in_tail; /* inbox, bounded by ws_queue_max_* */
+  size_t in_count, in_bytes;
+  struct stream_result delayed; /* waiting for the delay timer */
+  struct stream_state state;    /* touched by the worker only while has_job */
+};
+
+/* What MHD's thread hands to the loop thread. */
+struct ws_adopt {
+  struct ws_hub *hub;
+  int fd;
+  struct MHD_UpgradeResponseHandle *urh;
+  char peer[WS_PEER_MAX];
+  size_t extra_len;
+  char extra[];
+};
+
+static void session_kill(struct ws_session *s);
+static void session_update(struct ws_session *s);
+static void session_polled(uv_poll_t *p, int status, int events);
+static void session_next(struct ws_session *s);
+
+/* --- teardown ------------------------------------------------------------------------ */
+
+static void inbox_clear(struct ws_session *s)
+{
+  while (s->in_head) {
+    struct ws_msg *m = s->in_head;
+    s->in_head = m->next;
+    free(m);
+  }
+  s->in_tail = NULL;
+  s->in_count = 0;
+  s->in_bytes = 0;
+}
+
+static void session_free_if_done(struct ws_session *s)
+{
+  if (!s->is_dead || s->open_handles > 0 || s->has_job)
+    return;
+  struct ws_hub *h = s->hub;
+  stream_closed(h->rpc, &s->state);
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    h->head = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  h->count--;
+  inbox_clear(s);
+  stream_result_free(&s->delayed);
+  wslay_event_context_free(s->ctx);
+  free(s->extra);
+  free(s);
+}
+
+static void session_handle_closed(uv_handle_t *handle)
+{
+  struct ws_session *s = handle->data;
+  if (handle == (uv_handle_t *)&s->poll) {
+    /* libuv no longer watches the fd: give the socket back to MHD, which closes it. */
+    MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
+    s->urh = NULL;
+  }
+  s->open_handles--;
+  session_free_if_done(s);
+}
+
+/* Ends the session now: no more I/O. Safe inside wslay and libuv callbacks of s, because
+ * the memory goes only in the close callbacks, on a later loop turn. */
+static void session_kill(struct ws_session *s)
+{
+  if (s->is_dead)
+    return;
+  s->is_dead = true;
+  BH_LOG(BH_LOG_DEBUG, BH_C_WS, "session %s ends (sent %u, received %u)", s->peer,
+         (unsigned)wslay_event_get_status_code_sent(s->ctx),
+         (unsigned)wslay_event_get_status_code_received(s->ctx));
+  uv_close((uv_handle_t *)&s->poll, session_handle_closed);
+  uv_close((uv_handle_t *)&s->delay, session_handle_closed);
+  uv_close((uv_handle_t *)&s->close_wait, session_handle_closed);
+}
+
+static void session_close_waited(uv_timer_t *t)
+{
+  struct ws_session *s = t->data;
+  BH_LOG(BH_LOG_DEBUG, BH_C_WS, "session %s: no close frame from peer", s->peer);
+  session_kill(s);
+}
+
+static bool session_is_closing(const struct ws_session *s)
+{
+  return s->is_dead || s->close_after_flush > 0 || wslay_event_get_close_sent(s->ctx) ||
+         wslay_event_get_close_received(s->ctx) || !wslay_event_get_write_enabled(s->ctx);
+}
+
+void ws_session_close(struct ws_session *s, int code)
+{
+  assert(loop_is_current(s->hub->loop));
+  if (session_is_closing(s))
+    return;
+  /* Messages not yet handled are dropped: the peer will not get their answers anyway. */
+  inbox_clear(s);
+  int rc = wslay_event_queue_close(s->ctx, (uint16_t)code, NULL, 0);
+  if (rc != 0) {
+    session_kill(s);
+    return;
+  }
+  session_update(s);
+}
+
+/* --- wslay I/O callbacks ------------------------------------------------------------- */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                          void *user)
+{
+  (void)flags; /* always 0 in wslay 1.1 */
+  struct ws_session *s = user;
+  if (s->extra_off < s->extra_len) {
+    size_t n = s->extra_len - s->extra_off;
+    if (n > len)
+      n = len;
+    memcpy(buf, s->extra + s->extra_off, n);
+    s->extra_off += n;
+    return (ssize_t)n;
+  }
+  ssize_t n;
+  do
+    n = recv(s->fd, buf, len, 0);
+  while (n < 0 && errno == EINTR);
+  if (n > 0)
+    return n;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+  else
+    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE); /* EOF or reset */
+  return -1;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                          void *user)
+{
+  struct ws_session *s = user;
+  int sflags = MSG_NOSIGNAL | ((flags & WSLAY_MSG_MORE) ? MSG_MORE : 0);
+  ssize_t n;
+  do
+    n = send(s->fd, data, len, sflags);
+  while (n < 0 && errno == EINTR);
+  if (n >= 0)
+    return n;
+  if (errno == EAGAIN || errno == EWOULDBLOCK)
+    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+  else
+    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+  return -1;
+}
+
+/* --- stream_handle() pipeline --------------------------------------------------------- */
+
+static void job_work(uv_work_t *req)
+{
+  struct ws_job *j = req->data;
+  struct ws_session *s = j->s;
+  stream_handle(s->hub->rpc, &s->state, s->peer, j->msg->text, j->msg->len, &j->res);
+}
+
+/* Carries out a stream_result on the loop thread. */
+static void session_apply(struct ws_session *s, struct stream_result *r)
+{
+  switch (r->action) {
+  case STREAM_NOTHING:
+    break;
+  case STREAM_SEND:
+    if (r->text)
+      ws_session_send_text(s, r->text, r->len);
+    break;
+  case STREAM_SEND_CLOSE:
+    /* wslay sends control frames ahead of queued data, so the close waits for the flush. */
+    if (r->text && ws_session_send_text(s, r->text, r->len) == BH_OK && !session_is_closing(s)) {
+      inbox_clear(s);
+      s->close_after_flush = r->close_code;
+    } else {
+      ws_session_close(s, r->close_code);
+    }
+    break;
+  case STREAM_CLOSE:
+    ws_session_close(s, r->close_code);
+    break;
+  }
+}
+
+static void session_delay_fired(uv_timer_t *t)
+{
+  struct ws_session *s = t->data;
+  session_apply(s, &s->delayed);
+  stream_result_free(&s->delayed);
+  memset(&s->delayed, 0, sizeof s->delayed);
+  s->is_busy = false;
+  session_next(s);
+  session_update(s);
+}
+
+static void job_done(uv_work_t *req, int status)
+{
+  struct ws_job *j = req->data;
+  struct ws_session *s = j->s;
+  s->has_job = false;
+  free(j->msg);
+  if (status != 0 || s->is_dead) {
+    stream_result_free(&j->res); /* zeroed when the work was cancelled */
+    free(j);
+    s->is_busy = false;
+    session_free_if_done(s);
+    return;
+  }
+  if (j->res.delay_ms > 0) {
+    /* Hold this answer and everything after it: a failed login is answered late. */
+    s->delayed = j->res;
+    free(j);
+    uv_timer_start(&s->delay, session_delay_fired, s->delayed.delay_ms, 0);
+    return;
+  }
+  session_apply(s, &j->res);
+  stream_result_free(&j->res);
+  free(j);
+  s->is_busy = false;
+  session_next(s);
+  session_update(s);
+}
+
+static void session_start_job(struct ws_session *s, struct ws_msg *m)
+{
+  struct ws_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    free(m);
+    ws_session_close(s, bh_err_ws_close(BH_NOMEM));
+    return;
+  }
+  j->s = s;
+  j->msg = m;
+  j->req.data = j;
+  if (uv_queue_work(loop_uv(s->hub->loop), &j->req, job_work, job_done) != 0) {
+    free(m);
+    free(j);
+    ws_session_close(s, bh_err_ws_close(BH_INTERNAL));
+    return;
+  }
+  s->is_busy = true;
+  s->has_job = true;
+}
+
+static void session_next(struct ws_session *s)
+{
+  if (s->is_busy || !s->in_head || session_is_closing(s))
+    return;
+  struct ws_msg *m = s->in_head;
+  s->in_head = m->next;
+  if (!s->in_head)
+    s->in_tail = NULL;
+  s->in_count--;
+  s->in_bytes -= m->len;
+  session_start_job(s, m);
+}
+
+static void session_take_text(struct ws_session *s, const uint8_t *text, size_t len)
+{
+  const struct bh_config *cfg = s->hub->cfg;
+  if (s->is_busy) {
+    /* An empty inbox takes any message the size limit let through; then the caps hold. */
+    if (s->in_count > 0 && ((int64_t)s->in_count + 1 > cfg->ws_queue_max_frames ||
+                            (int64_t)(s->in_bytes + len) > cfg->ws_queue_max_bytes)) {
+      BH_LOG(BH_LOG_INFO, BH_C_WS, "session %s: inbox full, closing", s->peer);
+      ws_session_close(s, 1008);
+      return;
+    }
+  }
+  struct ws_msg *m = malloc(sizeof *m + len + 1);
+  if (!m) {
+    ws_session_close(s, bh_err_ws_close(BH_NOMEM));
+    return;
+  }
+  m->next = NULL;
+  m->len = len;
+  memcpy(m->text, text, len);
+  m->text[len] = '\0'; /* convenience for stream_handle(); len stays authoritative */
+  if (s->in_tail)
+    s->in_tail->next = m;
+  else
+    s->in_head = m;
+  s->in_tail = m;
+  s->in_count++;
+  s->in_bytes += len;
+  session_next(s);
+}
+
+static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                      void *user)
+{
+  (void)ctx;
+  struct ws_session *s = user;
+  if (session_is_closing(s))
+    return;
+  switch (arg->opcode) {
+  case WSLAY_TEXT_FRAME:
+    /* wslay reassembled the fragments, so a character split across them is whole here.
+     * (wslay 1.1 also checks UTF-8 while reading; this check does not rely on that.) */
+    if (!utf8_valid(arg->msg, arg->msg_length)) {
+      BH_LOG(BH_LOG_INFO, BH_C_WS, "session %s: text is not UTF-8, closing", s->peer);
+      ws_session_close(s, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA);
+      return;
+    }
+    session_take_text(s, arg->msg, arg->msg_length);
+    break;
+  case WSLAY_BINARY_FRAME:
+    ws_session_close(s, WSLAY_CODE_UNSUPPORTED_DATA);
+    break;
+  default:
+    break; /* ping, pong and close are answered by wslay itself */
+  }
+}
+
+/* --- polling ------------------------------------------------------------------------- */
+
+/* Reads and drops what the peer sent after wslay stopped reading. Closing a socket with
+ * unread bytes makes the kernel send a reset, and a reset can destroy our close frame in
+ * the peer's receive buffer before the peer reads it. */
+static void session_drain(struct ws_session *s)
+{
+  char junk[4096];
+  ssize_t n;
+  do
+    n = recv(s->fd, junk, sizeof junk, 0);
+  while (n > 0 || (n < 0 && errno == EINTR));
+}
+
+/* Matches the poll to what wslay wants; ends the session when it wants nothing. */
+static void session_update(struct ws_session *s)
+{
+  if (s->is_dead)
+    return;
+  if (s->close_after_flush > 0 && !wslay_event_want_write(s->ctx)) {
+    int code = s->close_after_flush;
+    s->close_after_flush = 0;
+    if (wslay_event_queue_close(s->ctx, (uint16_t)code, NULL, 0) != 0) {
+      session_kill(s);
+      return;
+    }
+  }
+  int want = 0;
+  if (wslay_event_want_read(s->ctx))
+    want |= UV_READABLE;
+  if (wslay_event_want_write(s->ctx))
+    want |= UV_WRITABLE;
+  if (s->is_draining) {
+    want = UV_READABLE;
+  } else if (want == 0) {
+    if (!wslay_event_get_close_sent(s->ctx) || wslay_event_get_close_received(s->ctx)) {
+      session_kill(s); /* close handshake done, or I/O failed */
+      return;
+    }
+    /* wslay failed the connection (1007, 1009, protocol error) and stopped reading: wait
+     * for the peer's answer, drop it, then close. */
+    s->is_draining = true;
+    want = UV_READABLE;
+  }
+  /* Bounded wait for the flush and for the peer's close frame. */
+  if ((s->close_after_flush > 0 || wslay_event_get_close_sent(s->ctx)) && !s->is_close_waiting) {
+    s->is_close_waiting = true;
+    uv_timer_start(&s->close_wait, session_close_waited, WS_CLOSE_WAIT_MS, 0);
+  }
+  if (want != s->poll_events) {
+    if (uv_poll_start(&s->poll, want, session_polled) != 0) {
+      session_kill(s);
+      return;
+    }
+    s->poll_events = want;
+  }
+}
+
+static void session_polled(uv_poll_t *p, int status, int events)
+{
+  struct ws_session *s = p->data;
+  if (s->is_dead)
+    return;
+  if (status < 0) {
+    session_kill(s);
+    return;
+  }
+  if (s->is_draining) {
+    session_drain(s);
+    session_kill(s);
+    return;
+  }
+  if ((events & UV_READABLE) && wslay_event_recv(s->ctx) != 0) {
+    session_kill(s);
+    return;
+  }
+  if (!s->is_dead && (events & UV_WRITABLE) && wslay_event_send(s->ctx) != 0) {
+    session_kill(s);
+    return;
+  }
+  session_update(s);
+}
+
+enum bh_err ws_session_send_text(struct ws_session *s, const char *text, size_t len)
+{
+  assert(loop_is_current(s->hub->loop));
+  if (session_is_closing(s))
+    return BH_CLOSED;
+  const struct bh_config *cfg = s->hub->cfg;
+  size_t count = wslay_event_get_queued_msg_count(s->ctx);
+  size_t bytes = wslay_event_get_queued_msg_length(s->ctx);
+  if ((int64_t)count + 1 > cfg->ws_queue_max_frames ||
+      (count > 0 && (int64_t)(bytes + len) > cfg->ws_queue_max_bytes)) {
+    /* A client that does not read must not grow our heap. */
+    BH_LOG(BH_LOG_INFO, BH_C_WS, "session %s: send queue full, closing", s->peer);
+    ws_session_close(s, 1008);
+    return BH_TOOBIG;
+  }
+  struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)text, len};
+  int rc = wslay_event_queue_msg(s->ctx, &m);
+  if (rc == WSLAY_ERR_NOMEM) {
+    session_kill(s);
+    return BH_NOMEM;
+  }
+  if (rc != 0)
+    return BH_CLOSED;
+  session_update(s); /* adds UV_WRITABLE; the frame goes out on the next poll turn */
+  return BH_OK;
+}
+
+/* --- adoption ------------------------------------------------------------------------ */
+
+static void adopt_refuse(struct ws_adopt *a)
+{
+  MHD_upgrade_action(a->urh, MHD_UPGRADE_ACTION_CLOSE);
+  free(a);
+}
+
+static void session_open(void *arg)
+{
+  struct ws_adopt *a = arg;
+  struct ws_hub *h = a->hub;
+  if (h->is_stopping) {
+    adopt_refuse(a);
+    return;
+  }
+  struct ws_session *s = calloc(1, sizeof *s);
+  if (!s) {
+    adopt_refuse(a);
+    return;
+  }
+  s->hub = h;
+  s->fd = a->fd;
+  s->urh = a->urh;
+  memcpy(s->peer, a->peer, sizeof s->peer);
+  s->poll_events = -1;
+  if (a->extra_len > 0) {
+    s->extra = malloc(a->extra_len);
+    if (!s->extra)
+      goto fail;
+    memcpy(s->extra, a->extra, a->extra_len);
+    s->extra_len = a->extra_len;
+  }
+  static const struct wslay_event_callbacks cbs = {
+      .recv_callback = ws_recv_cb,
+      .send_callback = ws_send_cb,
+      .on_msg_recv_callback = ws_msg_cb,
+  };
+  if (wslay_event_context_server_init(&s->ctx, &cbs, s) != 0)
+    goto fail;
+  wslay_event_config_set_max_recv_msg_length(s->ctx, (uint64_t)h->cfg->ws_max_message_bytes);
+  /* uv_poll never closes the fd; MHD keeps it until MHD_upgrade_action(CLOSE). */
+  if (uv_poll_init_socket(loop_uv(h->loop), &s->poll, s->fd) != 0)
+    goto fail;
+  s->poll.data = s;
+  uv_timer_init(loop_uv(h->loop), &s->delay);
+  uv_timer_init(loop_uv(h->loop), &s->close_wait);
+  s->delay.data = s;
+  s->close_wait.data = s;
+  s->open_handles = 3;
+  s->next = h->head;
+  if (h->head)
+    h->head->prev = s;
+  h->head = s;
+  h->count++;
+  free(a);
+
+  session_update(s); /* starts the poll for reading */
+  BH_LOG(BH_LOG_DEBUG, BH_C_WS, "session %s opened", s->peer);
+  size_t wlen = 0;
+  char *welcome = stream_welcome_text(bh_now_ms(), &wlen);
+  if (!welcome) {
+    ws_session_close(s, bh_err_ws_close(BH_NOMEM));
+    return;
+  }
+  ws_session_send_text(s, welcome, wlen);
+  free(welcome);
+  /* Bytes that came with the handshake will not wake the poll: read them now. */
+  if (s->extra_len > 0 && !s->is_dead && wslay_event_recv(s->ctx) != 0) {
+    session_kill(s);
+    return;
+  }
+  session_update(s);
+  return;
+fail:
+  if (s->ctx)
+    wslay_event_context_free(s->ctx);
+  free(s->extra);
+  free(s);
+  adopt_refuse(a);
+}
+
+void ws_hub_adopt(struct ws_hub *h, int fd, struct MHD_UpgradeResponseHandle *urh,
+                  const char *extra_in, size_t extra_len, const char *peer)
+{
+  struct ws_adopt *a = malloc(sizeof *a + extra_len);
+  if (!a) {
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+    return;
+  }
+  a->hub = h;
+  a->fd = fd;
+  a->urh = urh;
+  snprintf(a->peer, sizeof a->peer, "%s", peer ? peer : "?");
+  a->extra_len = extra_len;
+  if (extra_len > 0)
+    memcpy(a->extra, extra_in, extra_len);
+  if (loop_post(h->loop, 0, session_open, a) != BH_OK)
+    adopt_refuse(a); /* stopping: the loop takes no new sessions */
+}
+
+/* --- hub ----------------------------------------------------------------------------- */
+
+enum bh_err ws_hub_new(struct ws_hub **out, struct loop *loop, const struct bh_config *cfg,
+                       struct rpc *rpc)
+{
+  struct ws_hub *h = calloc(1, sizeof *h);
+  if (!h)
+    return BH_NOMEM;
+  h->loop = loop;
+  h->cfg = cfg;
+  h->rpc = rpc;
+  *out = h;
+  return BH_OK;
+}
+
+void ws_hub_free(struct ws_hub *h)
+{
+  free(h);
+}
+
+void ws_hub_stop(struct ws_hub *h)
+{
+  h->is_stopping = true;
+  for (struct ws_session *s = h->head; s; s = s->next) {
+    if (s->is_dead)
+      continue;
+    /* Best effort: one nonblocking attempt to get the 1001 out, then the socket goes. */
+    if (s->close_after_flush > 0) {
+      wslay_event_queue_close(s->ctx, (uint16_t)s->close_after_flush, NULL, 0);
+      s->close_after_flush = 0;
+    } else if (!session_is_closing(s)) {
+      wslay_event_queue_close(s->ctx, WSLAY_CODE_GOING_AWAY, NULL, 0);
+    }
+    wslay_event_send(s->ctx);
+    session_kill(s);
+  }
+}
+
+size_t ws_hub_count(const struct ws_hub *h)
+{
+  return h->count;
+}

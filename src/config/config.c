@@ -12,7 +12,7 @@
 enum cfg_kind { CFG_INT, CFG_STR };
 
 struct cfg_opt {
-  const char *name;      /* file and environment form: data_dir; the flag is --data-dir */
+  const char *name; /* file and environment form: data_dir; the flag is --data-dir */
   enum cfg_kind kind;
   size_t offset;
   int64_t min, max, def; /* CFG_INT */
@@ -20,10 +20,14 @@ struct cfg_opt {
   const char *help;
 };
 
-#define INT_OPT(name, field, min, max, def, help) \
-  {name, CFG_INT, offsetof(struct bh_config, field), min, max, def, NULL, help}
-#define STR_OPT(name, field, def, help) \
-  {name, CFG_STR, offsetof(struct bh_config, field), 0, 0, 0, def, help}
+#define INT_OPT(name, field, min, max, def, help)                                                  \
+  {                                                                                                \
+    name, CFG_INT, offsetof(struct bh_config, field), min, max, def, NULL, help                    \
+  }
+#define STR_OPT(name, field, def, help)                                                            \
+  {                                                                                                \
+    name, CFG_STR, offsetof(struct bh_config, field), 0, 0, 0, def, help                           \
+  }
 
 static const struct cfg_opt cfg_opts[] = {
     STR_OPT("host", host, "127.0.0.1", "address to listen on"),
@@ -51,11 +55,13 @@ static const struct cfg_opt cfg_opts[] = {
     INT_OPT("rpc_workers", rpc_workers, 1, 128, 4, "worker threads for /stream calls"),
     INT_OPT("token_lifetime_s", token_lifetime_s, 60, INT64_C(10) * 365 * 86400, 30 * 86400,
             "lifetime of a login token"),
-    INT_OPT("login_fail_delay_ms", login_fail_delay_ms, 0, 60000, 1000,
-            "delay of the answer to a failed login; doubles per failure of the same user or address"),
+    INT_OPT(
+        "login_fail_delay_ms", login_fail_delay_ms, 0, 60000, 1000,
+        "delay of the answer to a failed login; doubles per failure of the same user or address"),
     INT_OPT("login_fail_delay_max_ms", login_fail_delay_max_ms, 0, 600000, 30000,
             "longest failed-login delay"),
-    INT_OPT("argon2_ops_limit", argon2_ops_limit, 1, 100, 2, "argon2id passes (libsodium opslimit)"),
+    INT_OPT("argon2_ops_limit", argon2_ops_limit, 1, 100, 2,
+            "argon2id passes (libsodium opslimit)"),
     INT_OPT("argon2_mem_limit_kib", argon2_mem_limit_kib, 8, 4 << 20, 19456,
             "argon2id memory in KiB (libsodium memlimit / 1024)"),
     STR_OPT("sqlite_synchronous", sqlite_synchronous, "full",
@@ -65,8 +71,8 @@ static const struct cfg_opt cfg_opts[] = {
 
 #define CFG_COUNT (sizeof cfg_opts / sizeof cfg_opts[0])
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-                                                          const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
+                                                          ...)
 {
   if (!err || !errlen)
     return;
@@ -151,8 +157,7 @@ void config_free(struct bh_config *cfg)
   }
 }
 
-int config_set(struct bh_config *cfg, const char *name, const char *value, char *err,
-               size_t errlen)
+int config_set(struct bh_config *cfg, const char *name, const char *value, char *err, size_t errlen)
 {
   const struct cfg_opt *o = find_opt(name, strlen(name));
   if (!o) {

@@ -11,10 +11,10 @@
 struct bh_config {
   /* where and how to listen */
   char *host;
-  int64_t port;            /* 0: pick a free port (the chosen one is printed) */
-  char *public_url;        /* site address given to services as apiUrl; default http://HOST:PORT */
+  int64_t port;     /* 0: pick a free port (the chosen one is printed) */
+  char *public_url; /* site address given to services as apiUrl; default http://HOST:PORT */
   char *data_dir;
-  char *admin_user;        /* with admin_password: create the admin on an empty data dir */
+  char *admin_user; /* with admin_password: create the admin on an empty data dir */
   char *admin_password;
   char *log_level;
   /* limits */
@@ -28,12 +28,12 @@ struct bh_config {
   int64_t rpc_workers;
   /* auth */
   int64_t token_lifetime_s;
-  int64_t login_fail_delay_ms;     /* first delay after a failed login; doubles per failure */
+  int64_t login_fail_delay_ms; /* first delay after a failed login; doubles per failure */
   int64_t login_fail_delay_max_ms;
-  int64_t argon2_ops_limit;        /* libsodium crypto_pwhash opslimit */
+  int64_t argon2_ops_limit; /* libsodium crypto_pwhash opslimit */
   int64_t argon2_mem_limit_kib;
   /* store */
-  char *sqlite_synchronous;        /* "full" or "normal" */
+  char *sqlite_synchronous; /* "full" or "normal" */
 };
 
 /* Fills cfg with the defaults. Allocates the default strings; free with config_free(). */
@@ -47,7 +47,8 @@ int config_load_env(struct bh_config *cfg, char *const *envp, char *err, size_t 
  * first wherever it stands, then the rest. Unknown flags are errors. */
 int config_load_args(struct bh_config *cfg, int argc, char **argv, char *err, size_t errlen);
 /* Sets one option by its name (underscore or dash form). */
-int config_set(struct bh_config *cfg, const char *name, const char *value, char *err, size_t errlen);
+int config_set(struct bh_config *cfg, const char *name, const char *value, char *err,
+               size_t errlen);
 /* Derived values: fills public_url when empty. Checks cross-option rules. */
 int config_finish(struct bh_config *cfg, char *err, size_t errlen);
 /* The --help text of `bimhub serve` and the example file, from the table. */

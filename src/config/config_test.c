@@ -49,7 +49,7 @@ static void flags_env_and_file_in_order(void **state)
   assert_int_equal(config_load_env(&c, env, err, sizeof err), 0);
   assert_int_equal(c.port, 9001);
 
-  char *argv[] = {"--port", "9002", "--data-dir=/tmp/y", "--admin-user", "a@b.c",
+  char *argv[] = {"--port",           "9002", "--data-dir=/tmp/y", "--admin-user", "a@b.c",
                   "--admin-password", "pw"};
   assert_int_equal(config_load_args(&c, 7, argv, err, sizeof err), 0);
   assert_int_equal(c.port, 9002);
@@ -93,8 +93,13 @@ static void help_and_example_list_every_option(void **state)
   config_print_example(e);
   fclose(h);
   fclose(e);
-  const char *names[] = {"port", "data_dir", "max_json_body_bytes", "ws_max_message_bytes",
-                         "token_lifetime_s", "login_fail_delay_ms", "public_url"};
+  const char *names[] = {"port",
+                         "data_dir",
+                         "max_json_body_bytes",
+                         "ws_max_message_bytes",
+                         "token_lifetime_s",
+                         "login_fail_delay_ms",
+                         "public_url"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     assert_non_null(strstr(example, names[i]));
     char flag[64] = "--";

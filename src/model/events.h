@@ -9,8 +9,8 @@
 #include "common/bh_err.h"
 
 enum event_type {
-  EV_NEW_PROJECT,   /* poid; uoid = creator */
-  EV_NEW_USER,      /* uoid = the new user; actor_uoid = who added it (-1: setup/self) */
+  EV_NEW_PROJECT, /* poid; uoid = creator */
+  EV_NEW_USER,    /* uoid = the new user; actor_uoid = who added it (-1: setup/self) */
 };
 
 struct event {

@@ -20,9 +20,9 @@ enum server_state { SERVER_NOT_SETUP, SERVER_RUNNING };
 
 /* Who is calling, resolved from the token. */
 struct actor {
-  int64_t uoid;          /* -1: anonymous */
+  int64_t uoid; /* -1: anonymous */
   enum user_type type;
-  bool is_service;       /* a service token (explicit rights only) */
+  bool is_service; /* a service token (explicit rights only) */
   int64_t service_oid;
 };
 
@@ -97,8 +97,8 @@ enum bh_err project_update(struct model *m, const struct actor *who,
 /* deleteProject / undeleteProject: the project and its sub-projects change state. */
 enum bh_err project_set_deleted(struct model *m, const struct actor *who, int64_t poid,
                                 bool deleted, struct bh_why *why);
-enum bh_err project_add_user(struct model *m, const struct actor *who, int64_t uoid,
-                             int64_t poid, struct bh_why *why);
+enum bh_err project_add_user(struct model *m, const struct actor *who, int64_t uoid, int64_t poid,
+                             struct bh_why *why);
 enum bh_err project_remove_user(struct model *m, const struct actor *who, int64_t uoid,
                                 int64_t poid, struct bh_why *why);
 

@@ -57,12 +57,10 @@ static void rights_follow_the_tree_and_events_follow_commits(void **state)
   struct user_rec admin_u, bob_u, eve_u;
   assert_int_equal(user_check_login(&m, "ADMIN@x.test", "pw", &admin_u, &why), BH_OK);
   struct actor admin = {.uoid = admin_u.uoid, .type = USER_ADMIN};
-  assert_int_equal(user_create(&m, &admin, "bob@x.test", "pw", "Bob", USER_USER, false, &bob_u,
-                               &why),
-                   BH_OK);
-  assert_int_equal(user_create(&m, &admin, "eve@x.test", "pw", "Eve", USER_USER, false, &eve_u,
-                               &why),
-                   BH_OK);
+  assert_int_equal(
+      user_create(&m, &admin, "bob@x.test", "pw", "Bob", USER_USER, false, &bob_u, &why), BH_OK);
+  assert_int_equal(
+      user_create(&m, &admin, "eve@x.test", "pw", "Eve", USER_USER, false, &eve_u, &why), BH_OK);
   struct actor bob = {.uoid = bob_u.uoid, .type = USER_USER};
   struct actor eve = {.uoid = eve_u.uoid, .type = USER_USER};
   struct user_rec tmp;
@@ -75,8 +73,7 @@ static void rights_follow_the_tree_and_events_follow_commits(void **state)
   assert_string_equal(root.schema, "ifc2x3tc1");
   assert_int_equal(project_create(&m, &admin, "M", "ifc4", root.poid, &mid, &why), BH_OK);
   assert_int_equal(project_create(&m, &admin, "L", "ifc4", mid.poid, &leaf, &why), BH_OK);
-  assert_int_equal(project_create(&m, &admin, "L", "ifc4", mid.poid, &dup, &why),
-                   BH_EXISTS);
+  assert_int_equal(project_create(&m, &admin, "L", "ifc4", mid.poid, &dup, &why), BH_EXISTS);
   assert_int_equal(seen.projects, 3);
   assert_int_equal(seen.last_poid, leaf.poid);
 

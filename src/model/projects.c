@@ -21,8 +21,7 @@ bool project_schema_normalize(const char *schema, char out[16])
     return false;
   for (size_t i = 0; i <= n; i++)
     out[i] = (char)tolower((unsigned char)schema[i]);
-  return strcmp(out, "ifc2x3tc1") == 0 || strcmp(out, "ifc4") == 0 ||
-         strcmp(out, "ifc4x3") == 0;
+  return strcmp(out, "ifc2x3tc1") == 0 || strcmp(out, "ifc4") == 0 || strcmp(out, "ifc4x3") == 0;
 }
 
 static bool contains(const int64_t *ids, size_t n, int64_t id)
@@ -159,7 +158,8 @@ enum bh_err project_create(struct model *m, const struct actor *who, const char 
       if (rc == BH_OK)
         project_rec_clear(&parent);
       store_rollback(m->st);
-      rc = bh_fail(why, BH_NOTFOUND, "Project with oid %lld does not exist", (long long)parent_poid);
+      rc =
+          bh_fail(why, BH_NOTFOUND, "Project with oid %lld does not exist", (long long)parent_poid);
       goto out;
     }
     bool can = project_can_write(m, who, &parent);
@@ -177,9 +177,13 @@ enum bh_err project_create(struct model *m, const struct actor *who, const char 
                                    : "Project name must be unique within parent project");
     goto out;
   }
-  struct project_rec p = {.name = pname, .schema = sch, .export_prefix = "meter",
-                          .parent = parent_poid, .state = STATE_ACTIVE,
-                          .created_ms = bh_now_ms(), .created_by = who->uoid};
+  struct project_rec p = {.name = pname,
+                          .schema = sch,
+                          .export_prefix = "meter",
+                          .parent = parent_poid,
+                          .state = STATE_ACTIVE,
+                          .created_ms = bh_now_ms(),
+                          .created_by = who->uoid};
   rc = store_next_oid(m->st, &p.poid);
   if (rc == BH_OK)
     rc = store_project_add(m->st, &p);
@@ -197,8 +201,8 @@ enum bh_err project_create(struct model *m, const struct actor *who, const char 
   }
   rc = store_project_get(m->st, p.poid, out);
   if (rc == BH_OK) {
-    struct event e = {.type = EV_NEW_PROJECT, .poid = p.poid, .uoid = who->uoid,
-                      .actor_uoid = who->uoid};
+    struct event e = {
+        .type = EV_NEW_PROJECT, .poid = p.poid, .uoid = who->uoid, .actor_uoid = who->uoid};
     events_publish(m->ev, &e);
   }
 out:
@@ -315,8 +319,7 @@ enum bh_err project_set_deleted(struct model *m, const struct actor *who, int64_
     allowed = project_can_write(m, who, &p);
     p.state = state;
   }
-  bool visible = project_can_read(m, who, &p) ||
-                 (p.state == STATE_DELETED && allowed);
+  bool visible = project_can_read(m, who, &p) || (p.state == STATE_DELETED && allowed);
   project_rec_clear(&p);
   if (!visible)
     return bh_fail(why, BH_NOTFOUND, "Project with oid %lld does not exist", (long long)poid);
@@ -356,8 +359,8 @@ static enum bh_err user_and_project(struct model *m, const struct actor *who, in
   return BH_OK;
 }
 
-enum bh_err project_add_user(struct model *m, const struct actor *who, int64_t uoid,
-                             int64_t poid, struct bh_why *why)
+enum bh_err project_add_user(struct model *m, const struct actor *who, int64_t uoid, int64_t poid,
+                             struct bh_why *why)
 {
   enum bh_err rc = user_and_project(m, who, uoid, poid, why);
   if (rc != BH_OK)

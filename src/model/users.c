@@ -114,9 +114,13 @@ enum bh_err user_create(struct model *m, const struct actor *who, const char *us
     free(uname);
     return rc;
   }
-  struct user_rec u = {.username = uname, .name = (char *)(name ? name : ""), .type = type,
-                       .state = STATE_ACTIVE, .created_ms = bh_now_ms(),
-                       .created_by = who->uoid, .password_hash = password ? hash : NULL,
+  struct user_rec u = {.username = uname,
+                       .name = (char *)(name ? name : ""),
+                       .type = type,
+                       .state = STATE_ACTIVE,
+                       .created_ms = bh_now_ms(),
+                       .created_by = who->uoid,
+                       .password_hash = password ? hash : NULL,
                        .user_token = user_token};
   rc = store_next_oid(m->st, &u.uoid);
   if (rc == BH_OK)

@@ -29,8 +29,8 @@ enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store 
   pthread_mutex_init(&rpc->endpoint_lock, NULL);
   enum bh_err rc = model_init(&rpc->model, st, ev, cfg);
   if (rc == BH_OK) {
-    rpc->throttle = throttle_new((unsigned)cfg->login_fail_delay_ms,
-                                 (unsigned)cfg->login_fail_delay_max_ms);
+    rpc->throttle =
+        throttle_new((unsigned)cfg->login_fail_delay_ms, (unsigned)cfg->login_fail_delay_max_ms);
     if (!rpc->throttle)
       rc = BH_NOMEM;
   }
@@ -60,7 +60,9 @@ enum bh_err rpc_issue_token(struct rpc *rpc, int64_t uoid, char out[65])
   token_new(out);
   token_hash(out, h);
   int64_t now = bh_now_ms();
-  struct token_rec t = {.uoid = uoid, .kind = TOKEN_LOGIN, .created_ms = now,
+  struct token_rec t = {.uoid = uoid,
+                        .kind = TOKEN_LOGIN,
+                        .created_ms = now,
                         .expires_ms = now + rpc->cfg->token_lifetime_s * 1000,
                         .service_oid = -1};
   return store_token_add(rpc->model.st, h, &t);
@@ -281,8 +283,8 @@ static json_t *exception_json(enum bh_err code, const struct bh_why *why)
   return r;
 }
 
-__attribute__((format(printf, 2, 3))) static json_t *fail_json(enum bh_err code,
-                                                               const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static json_t *fail_json(enum bh_err code, const char *fmt,
+                                                               ...)
 {
   struct bh_why why = {0};
   va_list ap;
@@ -341,14 +343,17 @@ json_t *rpc_run_request(struct rpc *rpc, json_t *request, const char *token,
       if (rpc_ifaces[i] != ifc && find_method(rpc_ifaces[i], mname))
         other = rpc_ifaces[i]->name;
     if (other)
-      return fail_json(BH_NOTFOUND, "Method %s not found on %s (suggestion: %s)", mname,
-                       ifc->name, other);
-    return fail_json(BH_NOTFOUND, "Method %s not found on %s", mname ? mname : "null",
-                     ifc->name);
+      return fail_json(BH_NOTFOUND, "Method %s not found on %s (suggestion: %s)", mname, ifc->name,
+                       other);
+    return fail_json(BH_NOTFOUND, "Method %s not found on %s", mname ? mname : "null", ifc->name);
   }
 
-  struct rpc_call c = {.rpc = rpc, .m = &rpc->model, .method = m, .token = token,
-                       .origin = origin, .actor = {.uoid = -1, .type = USER_USER}};
+  struct rpc_call c = {.rpc = rpc,
+                       .m = &rpc->model,
+                       .method = m,
+                       .token = token,
+                       .origin = origin,
+                       .actor = {.uoid = -1, .type = USER_USER}};
   json_t *params = json_object_get(request, "parameters");
   size_t declared = 0;
   while (m->params[declared].name)
@@ -407,8 +412,8 @@ static char *dump(json_t *j, size_t *len)
   return s;
 }
 
-void rpc_handle_json(struct rpc *rpc, const char *body, size_t len,
-                     const struct rpc_origin *origin, struct rpc_reply *out)
+void rpc_handle_json(struct rpc *rpc, const char *body, size_t len, const struct rpc_origin *origin,
+                     struct rpc_reply *out)
 {
   memset(out, 0, sizeof *out);
   out->http_status = 200;

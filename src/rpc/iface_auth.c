@@ -44,8 +44,8 @@ static enum bh_err auth_login_user_token(struct rpc_call *c)
     return rc;
   struct user_rec u;
   if (!token || store_user_by_token(c->m->st, token, &u) != BH_OK) {
-    c->delay_ms = throttle_failure(c->rpc->throttle, "", c->origin ? c->origin->peer_addr : "",
-                                   bh_now_ms());
+    c->delay_ms =
+        throttle_failure(c->rpc->throttle, "", c->origin ? c->origin->peer_addr : "", bh_now_ms());
     rc = bh_fail(&c->why, BH_AUTH, "Invalid token");
     c->why.error_type = "DefaultErrorCode";
     c->why.error_code = 3;
@@ -109,18 +109,18 @@ static enum bh_err auth_change_password(struct rpc_call *c)
 
 static const struct rpc_method auth_methods[] = {
     {"changePassword",
-     RPC_PARAMS({"uoid", "Long"}, {"oldPassword", "String"}, {"newPassword", "String"}),
-     "Boolean", RPC_USER, 0, auth_change_password, "Changes a user's password"},
-    {"getAccessMethod", RPC_NO_PARAMS, "SAccessMethod", RPC_ANYONE, RPC_NOT_SETUP_OK,
-     auth_get_access_method, "How this call reached the server"},
+     RPC_PARAMS({"uoid", "Long"}, {"oldPassword", "String"}, {"newPassword", "String"}), "Boolean",
+     RPC_USER, 0, auth_change_password, "Changes a user's password"},
+    {"getAccessMethod", RPC_NO_PARAMS, "SAccessMethod", RPC_ANYONE, 0, auth_get_access_method,
+     "How this call reached the server"},
     {"getLoggedInUser", RPC_NO_PARAMS, "SUser", RPC_ANY, 0, auth_get_logged_in_user,
      "The user of this session"},
-    {"isLoggedIn", RPC_NO_PARAMS, "Boolean", RPC_ANYONE, RPC_NOT_SETUP_OK, auth_is_logged_in,
+    {"isLoggedIn", RPC_NO_PARAMS, "Boolean", RPC_ANYONE, 0, auth_is_logged_in,
      "Whether the call carries a valid token"},
     {"login", RPC_PARAMS({"username", "String"}, {"password", "String"}), "String", RPC_ANYONE,
      RPC_NOT_SETUP_OK | RPC_IGNORES_TOKEN, auth_login, "Logs in; returns a token"},
-    {"loginUserToken", RPC_PARAMS({"token", "String"}), "String", RPC_ANYONE,
-     RPC_IGNORES_TOKEN, auth_login_user_token, "Logs in with a user's permanent token"},
+    {"loginUserToken", RPC_PARAMS({"token", "String"}), "String", RPC_ANYONE, RPC_IGNORES_TOKEN,
+     auth_login_user_token, "Logs in with a user's permanent token"},
     {"logout", RPC_NO_PARAMS, "void", RPC_ANY, 0, auth_logout, "Ends the session of this token"},
 };
 

@@ -119,9 +119,9 @@ static json_t *type_json(const char *type)
   if (!f)
     return NULL;
   static const char *const simple[][2] = {
-      {"Long", "LONG"},     {"long", "LONG"},     {"Integer", "INT"},   {"int", "INT"},
-      {"Boolean", "BOOLEAN"}, {"boolean", "BOOLEAN"}, {"String", "STRING"}, {"Double", "DOUBLE"},
-      {"Date", "DATE"},
+      {"Long", "LONG"},     {"long", "LONG"},       {"Integer", "INT"},
+      {"int", "INT"},       {"Boolean", "BOOLEAN"}, {"boolean", "BOOLEAN"},
+      {"String", "STRING"}, {"Double", "DOUBLE"},   {"Date", "DATE"},
   };
   const char *st = "CLASS";
   for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
@@ -158,17 +158,16 @@ static enum bh_err meta_get_service_method_parameters(struct rpc_call *c)
 static const struct rpc_method meta_methods[] = {
     {"getServiceInterface", RPC_PARAMS({"serviceInterfaceName", "String"}), "SServiceInterface",
      RPC_ANYONE, RPC_NOT_SETUP_OK, meta_get_service_interface, "One interface"},
-    {"getServiceInterfaces", RPC_NO_PARAMS, "List<SServiceInterface>", RPC_ANYONE,
-     RPC_NOT_SETUP_OK, meta_get_service_interfaces, "Every interface, sorted by full name"},
-    {"getServiceMethod",
-     RPC_PARAMS({"serviceInterfaceName", "String"}, {"methodName", "String"}), "SServiceMethod",
-     RPC_ANYONE, RPC_NOT_SETUP_OK, meta_get_service_method, "One method"},
+    {"getServiceInterfaces", RPC_NO_PARAMS, "List<SServiceInterface>", RPC_ANYONE, RPC_NOT_SETUP_OK,
+     meta_get_service_interfaces, "Every interface, sorted by full name"},
+    {"getServiceMethod", RPC_PARAMS({"serviceInterfaceName", "String"}, {"methodName", "String"}),
+     "SServiceMethod", RPC_ANYONE, RPC_NOT_SETUP_OK, meta_get_service_method, "One method"},
     {"getServiceMethodParameters",
      RPC_PARAMS({"serviceInterfaceName", "String"}, {"serviceMethodName", "String"}),
-     "List<SServiceParameter>", RPC_ANYONE, RPC_NOT_SETUP_OK,
-     meta_get_service_method_parameters, "Parameters of a method, in declared order"},
-    {"getServiceMethods", RPC_PARAMS({"serviceInterfaceName", "String"}),
-     "List<SServiceMethod>", RPC_ANYONE, RPC_NOT_SETUP_OK, meta_get_service_methods,
+     "List<SServiceParameter>", RPC_ANYONE, RPC_NOT_SETUP_OK, meta_get_service_method_parameters,
+     "Parameters of a method, in declared order"},
+    {"getServiceMethods", RPC_PARAMS({"serviceInterfaceName", "String"}), "List<SServiceMethod>",
+     RPC_ANYONE, RPC_NOT_SETUP_OK, meta_get_service_methods,
      "Methods of an interface, sorted by name"},
 };
 

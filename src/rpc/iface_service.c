@@ -165,7 +165,8 @@ static enum bh_err svc_update_project(struct rpc_call *c)
     return bh_fail(&c->why, BH_BADREQUEST, "sProject.oid is required");
   changes.name = (char *)json_string_value(json_object_get(o, "name"));
   changes.description = (char *)json_string_value(json_object_get(o, "description"));
-  changes.export_prefix = (char *)json_string_value(json_object_get(o, "exportLengthMeasurePrefix"));
+  changes.export_prefix =
+      (char *)json_string_value(json_object_get(o, "exportLengthMeasurePrefix"));
   json_t *send = json_object_get(o, "sendEmailOnNewRevision");
   changes.send_email_on_new_revision = send && json_is_true(send);
   return project_update(c->m, &c->actor, &changes, &c->why);
@@ -218,8 +219,7 @@ static enum bh_err add_user(struct rpc_call *c, bool with_password)
   if (with_password && (!password || !*password))
     return bh_fail(&c->why, BH_BADREQUEST, "Password cannot be empty");
   struct user_rec u;
-  rc = user_create(c->m, &c->actor, username, password, name, type, self_registration, &u,
-                   &c->why);
+  rc = user_create(c->m, &c->actor, username, password, name, type, self_registration, &u, &c->why);
   return rc == BH_OK ? user_result(c, &u) : rc;
 }
 
@@ -344,8 +344,8 @@ static const struct rpc_method service_methods[] = {
      "Marks a project and its sub-projects deleted"},
     {"getAllAuthorizedUsersOfProject", RPC_PARAMS({"poid", "Long"}), "List<SUser>", RPC_USER, 0,
      svc_get_all_authorized_users_of_project, "Users with rights on the project"},
-    {"getAllNonAuthorizedUsersOfProject", RPC_PARAMS({"poid", "Long"}), "List<SUser>", RPC_USER,
-     0, svc_get_all_non_authorized_users_of_project, "Users without rights on the project"},
+    {"getAllNonAuthorizedUsersOfProject", RPC_PARAMS({"poid", "Long"}), "List<SUser>", RPC_USER, 0,
+     svc_get_all_non_authorized_users_of_project, "Users without rights on the project"},
     {"getAllProjects", RPC_PARAMS({"onlyTopLevel", "Boolean"}, {"onlyActive", "Boolean"}),
      "List<SProject>", RPC_USER, 0, svc_get_all_projects, "Projects the caller may read"},
     {"getAllUsers", RPC_NO_PARAMS, "List<SUser>", RPC_USER, 0, svc_get_all_users, "All users"},
@@ -365,10 +365,10 @@ static const struct rpc_method service_methods[] = {
      "The caller's plugin configuration ids"},
     {"removeUserFromProject", RPC_PARAMS({"uoid", "Long"}, {"poid", "Long"}), "Boolean", RPC_USER,
      0, svc_remove_user_from_project, "Takes a user's rights on a project away"},
-    {"undeleteProject", RPC_PARAMS({"poid", "Long"}), "Boolean", RPC_USER, 0,
-     svc_undelete_project, "Makes a deleted project and its sub-projects active again"},
-    {"updateProject", RPC_PARAMS({"sProject", "SProject"}), "void", RPC_USER, 0,
-     svc_update_project, "Changes name, description, export prefix, e-mail flag"},
+    {"undeleteProject", RPC_PARAMS({"poid", "Long"}), "Boolean", RPC_USER, 0, svc_undelete_project,
+     "Makes a deleted project and its sub-projects active again"},
+    {"updateProject", RPC_PARAMS({"sProject", "SProject"}), "void", RPC_USER, 0, svc_update_project,
+     "Changes name, description, export prefix, e-mail flag"},
 };
 
 RPC_IFACE(rpc_iface_service, "ServiceInterface", service_methods);

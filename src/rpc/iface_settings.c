@@ -63,14 +63,14 @@ static enum bh_err get_flag(struct rpc_call *c, const char *setting)
   return rpc_ok(c, json_boolean(model_setting_bool(c->m, setting, false)));
 }
 
-#define FLAG(get_fn, set_fn, param, setting)                   \
-  static enum bh_err get_fn(struct rpc_call *c)                \
-  {                                                            \
-    return get_flag(c, setting);                               \
-  }                                                            \
-  static enum bh_err set_fn(struct rpc_call *c)                \
-  {                                                            \
-    return set_flag(c, param, setting);                        \
+#define FLAG(get_fn, set_fn, param, setting)                                                       \
+  static enum bh_err get_fn(struct rpc_call *c)                                                    \
+  {                                                                                                \
+    return get_flag(c, setting);                                                                   \
+  }                                                                                                \
+  static enum bh_err set_fn(struct rpc_call *c)                                                    \
+  {                                                                                                \
+    return set_flag(c, param, setting);                                                            \
   }
 
 FLAG(is_allow_self_registration, set_allow_self_registration, "allowSelfRegistration",
@@ -99,8 +99,8 @@ static const struct rpc_method settings_methods[] = {
      settings_get_server_settings, "All server settings (secrets left out)"},
     {"getSiteAddress", RPC_NO_PARAMS, "String", RPC_ADMIN, 0, settings_get_site_address,
      "The site address, given to services as apiUrl"},
-    {"isAllowSelfRegistration", RPC_NO_PARAMS, "Boolean", RPC_ANYONE, 0,
-     is_allow_self_registration, "Whether anyone may register"},
+    {"isAllowSelfRegistration", RPC_NO_PARAMS, "Boolean", RPC_ANYONE, 0, is_allow_self_registration,
+     "Whether anyone may register"},
     {"isAllowUsersToCreateTopLevelProjects", RPC_NO_PARAMS, "Boolean", RPC_ANYONE, 0,
      is_allow_top_level, "Whether non-admins may create top-level projects"},
     {"isHideUserListForNonAdmin", RPC_NO_PARAMS, "Boolean", RPC_ANYONE, 0, is_hide_user_list,
@@ -114,12 +114,12 @@ static const struct rpc_method settings_methods[] = {
      RPC_ANYONE, RPC_NOT_SETUP_OK, set_hide_user_list, "Admin only once set up"},
     {"setServerDescription", RPC_PARAMS({"serverDescription", "String"}), "void", RPC_ANYONE,
      RPC_NOT_SETUP_OK, set_server_description, "Admin only once set up"},
-    {"setServerIcon", RPC_PARAMS({"serverIcon", "String"}), "void", RPC_ANYONE,
-     RPC_NOT_SETUP_OK, set_server_icon, "Admin only once set up"},
-    {"setServerName", RPC_PARAMS({"serverName", "String"}), "void", RPC_ANYONE,
-     RPC_NOT_SETUP_OK, set_server_name, "Admin only once set up"},
-    {"setSiteAddress", RPC_PARAMS({"siteAddress", "String"}), "void", RPC_ANYONE,
-     RPC_NOT_SETUP_OK, settings_set_site_address, "Admin only once set up"},
+    {"setServerIcon", RPC_PARAMS({"serverIcon", "String"}), "void", RPC_ANYONE, RPC_NOT_SETUP_OK,
+     set_server_icon, "Admin only once set up"},
+    {"setServerName", RPC_PARAMS({"serverName", "String"}), "void", RPC_ANYONE, RPC_NOT_SETUP_OK,
+     set_server_name, "Admin only once set up"},
+    {"setSiteAddress", RPC_PARAMS({"siteAddress", "String"}), "void", RPC_ANYONE, RPC_NOT_SETUP_OK,
+     settings_set_site_address, "Admin only once set up"},
 };
 
 RPC_IFACE(rpc_iface_settings, "SettingsInterface", settings_methods);

@@ -15,15 +15,15 @@ struct events;
 
 /* Who sent a message: used for the token fallback and for slowing down failed logins. */
 struct rpc_origin {
-  const char *peer_addr;     /* "127.0.0.1", never NULL */
-  const char *header_token;  /* from "Authorization: Bearer T" or the "Token" header, or NULL */
+  const char *peer_addr;    /* "127.0.0.1", never NULL */
+  const char *header_token; /* from "Authorization: Bearer T" or the "Token" header, or NULL */
 };
 
 struct rpc_reply {
-  char *body;           /* malloc'd JSON text, or NULL when the reply has no body */
+  char *body; /* malloc'd JSON text, or NULL when the reply has no body */
   size_t len;
-  int http_status;      /* 200, or 500 (empty body) for a body that is not a JSON object */
-  unsigned delay_ms;    /* > 0: hold the reply this long (failed login) without blocking */
+  int http_status;   /* 200, or 500 (empty body) for a body that is not a JSON object */
+  unsigned delay_ms; /* > 0: hold the reply this long (failed login) without blocking */
 };
 
 /* Creates the dispatcher. Borrows cfg, store and events; they must outlive it. */
@@ -33,8 +33,8 @@ void rpc_free(struct rpc *rpc);
 
 /* Answers one POST /json body (spec §1.2): single "request", multi "requests", "token",
  * "id". Always fills out (free with rpc_reply_free). */
-void rpc_handle_json(struct rpc *rpc, const char *body, size_t len,
-                     const struct rpc_origin *origin, struct rpc_reply *out);
+void rpc_handle_json(struct rpc *rpc, const char *body, size_t len, const struct rpc_origin *origin,
+                     struct rpc_reply *out);
 void rpc_reply_free(struct rpc_reply *r);
 
 /* Resolves a session token to its user. BH_AUTH for an unknown, revoked or expired token. */

@@ -16,15 +16,15 @@
 #include "rpc/rpc.h"
 
 enum rpc_auth {
-  RPC_ANYONE,     /* no token needed */
-  RPC_ANY,        /* any valid token, service tokens included */
-  RPC_USER,       /* a real login, not a service token */
-  RPC_ADMIN,      /* an administrator */
+  RPC_ANYONE, /* no token needed */
+  RPC_ANY,    /* any valid token, service tokens included */
+  RPC_USER,   /* a real login, not a service token */
+  RPC_ADMIN,  /* an administrator */
 };
 
 enum rpc_flags {
-  RPC_NOT_SETUP_OK = 1,   /* may run while the server is NOT_SETUP */
-  RPC_IGNORES_TOKEN = 2,  /* a bad envelope token does not fail it (login) */
+  RPC_NOT_SETUP_OK = 1,  /* may run while the server is NOT_SETUP */
+  RPC_IGNORES_TOKEN = 2, /* a bad envelope token does not fail it (login) */
 };
 
 struct rpc_param {
@@ -46,18 +46,18 @@ struct rpc_method {
 };
 
 struct rpc_iface {
-  const char *name;               /* short name: "AuthInterface" */
+  const char *name; /* short name: "AuthInterface" */
   const struct rpc_method *methods;
   size_t count;
 };
 
 #define RPC_PARAMS(...) ((const struct rpc_param[]){__VA_ARGS__, {NULL, NULL}})
 #define RPC_NO_PARAMS ((const struct rpc_param[]){{NULL, NULL}})
-#define RPC_IFACE(var, iname, table) \
+#define RPC_IFACE(var, iname, table)                                                               \
   const struct rpc_iface var = {iname, table, sizeof table / sizeof table[0]}
 
-extern const struct rpc_iface rpc_iface_auth, rpc_iface_admin, rpc_iface_settings,
-    rpc_iface_meta, rpc_iface_service;
+extern const struct rpc_iface rpc_iface_auth, rpc_iface_admin, rpc_iface_settings, rpc_iface_meta,
+    rpc_iface_service;
 /* Every interface bimhub serves, in the order MetaInterface lists them (by full name). */
 extern const struct rpc_iface *const rpc_ifaces[];
 extern const size_t rpc_iface_count;
@@ -76,9 +76,9 @@ struct rpc_call {
   struct rpc *rpc;
   struct model *m;
   const struct rpc_method *method;
-  json_t *params;              /* borrowed */
+  json_t *params; /* borrowed */
   struct actor actor;
-  const char *token;           /* the caller's token text, or NULL */
+  const char *token; /* the caller's token text, or NULL */
   const struct rpc_origin *origin;
   json_t *result;
   struct bh_why why;

@@ -77,8 +77,8 @@ static json_t *post(struct fixture *f, const char *body, int *status, unsigned *
 
 static const char *exc_message(json_t *reply)
 {
-  return json_string_value(json_object_get(
-      json_object_get(json_object_get(reply, "response"), "exception"), "message"));
+  return json_string_value(
+      json_object_get(json_object_get(json_object_get(reply, "response"), "exception"), "message"));
 }
 
 static void unparseable_bodies_get_500_and_nothing(void **state)
@@ -96,8 +96,8 @@ static void unparseable_bodies_get_500_and_nothing(void **state)
 static void server_info_by_every_interface_name(void **state)
 {
   struct fixture *f = *state;
-  const char *names[] = {"AdminInterface", "org.bimserver.AdminInterface",
-                         "Bimsie1AdminInterface", "org.buildingsmart.bimsie1.Bimsie1AdminInterface"};
+  const char *names[] = {"AdminInterface", "org.bimserver.AdminInterface", "Bimsie1AdminInterface",
+                         "org.buildingsmart.bimsie1.Bimsie1AdminInterface"};
   for (size_t i = 0; i < 4; i++) {
     char body[256];
     snprintf(body, sizeof body,
@@ -127,8 +127,9 @@ static void errors_say_what_is_wrong(void **state)
   json_decref(r);
   r = post(f, "{\"request\":{\"interface\":\"AuthInterface\",\"method\":\"getServerInfo\"}}",
            &status, NULL);
-  assert_string_equal(exc_message(r),
-                      "Method getServerInfo not found on AuthInterface (suggestion: AdminInterface)");
+  assert_string_equal(
+      exc_message(r),
+      "Method getServerInfo not found on AuthInterface (suggestion: AdminInterface)");
   json_decref(r);
   r = post(f,
            "{\"request\":{\"interface\":\"AuthInterface\",\"method\":\"login\","
@@ -184,10 +185,9 @@ static void login_then_multi_call_with_the_token(void **state)
   assert_int_equal(json_array_size(rs), 3);
   json_t *p = json_object_get(json_array_get(rs, 0), "result");
   assert_string_equal(json_string_value(json_object_get(p, "schema")), "ifc4");
-  assert_string_equal(
-      json_string_value(json_object_get(json_object_get(json_array_get(rs, 1), "exception"),
-                                        "message")),
-      "Project name must be unique");
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(json_array_get(rs, 1), "exception"), "message")),
+                      "Project name must be unique");
   assert_int_equal(json_array_size(json_object_get(json_array_get(rs, 2), "result")), 1);
   json_decref(r);
 }

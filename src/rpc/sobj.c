@@ -173,8 +173,9 @@ json_t *sobj_server_info(struct model *m)
     return NULL;
   sobj_std(f, -1, m->server_uuid);
   json_object_set_new(f, "errorMessage", json_null());
-  json_object_set_new(f, "serverState",
-                      json_string(model_server_state(m) == SERVER_RUNNING ? "RUNNING" : "NOT_SETUP"));
+  json_object_set_new(
+      f, "serverState",
+      json_string(model_server_state(m) == SERVER_RUNNING ? "RUNNING" : "NOT_SETUP"));
   json_object_set_new(f, "version", sobj_version());
   return sobj_finish("SServerInfo", f);
 }
@@ -184,13 +185,13 @@ static const struct {
   const char *name;
   bool def;
 } bool_settings[] = {
-    {"allowSelfRegistration", false},   {"allowUsersToCreateTopLevelProjects", false},
-    {"hideUserListForNonAdmin", false}, {"sendConfirmationEmailAfterRegistration", false},
-    {"checkinMergingEnabled", false},   {"generateGeometryOnCheckin", false},
-    {"cacheOutputFiles", false},        {"pluginStrictVersionChecking", false},
-    {"allowOnlyWhitelisted", false},    {"sendEmailOnNewRevision", false},
+    {"allowSelfRegistration", false},    {"allowUsersToCreateTopLevelProjects", false},
+    {"hideUserListForNonAdmin", false},  {"sendConfirmationEmailAfterRegistration", false},
+    {"checkinMergingEnabled", false},    {"generateGeometryOnCheckin", false},
+    {"cacheOutputFiles", false},         {"pluginStrictVersionChecking", false},
+    {"allowOnlyWhitelisted", false},     {"sendEmailOnNewRevision", false},
     {"allowCreateValidatedUser", false}, {"reuseGeometry", false},
-    {"storeLastLogin", false},          {"storeServiceRuns", false},
+    {"storeLastLogin", false},           {"storeServiceRuns", false},
     {"optimizeMappedItems", false},
 };
 
@@ -201,12 +202,13 @@ json_t *sobj_server_settings(struct model *m)
     return NULL;
   sobj_std(f, -1, NULL);
   for (size_t i = 0; i < sizeof bool_settings / sizeof bool_settings[0]; i++)
-    json_object_set_new(f, bool_settings[i].name,
-                        json_boolean(model_setting_bool(m, bool_settings[i].name,
-                                                        bool_settings[i].def)));
-  static const char *const texts[] = {"smtpServer", "emailSenderAddress", "emailSenderName",
-                                      "serviceRepositoryUrl", "smtpUsername", "name",
-                                      "description", "icon"};
+    json_object_set_new(
+        f, bool_settings[i].name,
+        json_boolean(model_setting_bool(m, bool_settings[i].name, bool_settings[i].def)));
+  static const char *const texts[] = {"smtpServer",      "emailSenderAddress",
+                                      "emailSenderName", "serviceRepositoryUrl",
+                                      "smtpUsername",    "name",
+                                      "description",     "icon"};
   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
     char *v = model_setting_text(m, texts[i]);
     json_object_set_new(f, texts[i], sobj_text(v));
@@ -236,13 +238,13 @@ json_t *sobj_user_settings(struct model *m, int64_t uoid)
     return NULL;
   sobj_std(f, -1, NULL);
   static const char *const ids[] = {"defaultModelCompareId", "defaultModelMergerId",
-                                    "defaultObjectIDMId", "defaultQueryEngineId",
+                                    "defaultObjectIDMId",    "defaultQueryEngineId",
                                     "defaultRenderEngineId", "defaultSerializerId"};
   for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
     json_object_set_new(f, ids[i], json_integer(-1));
   static const char *const lists[] = {"deserializers", "modelCompares", "modelMergers",
-                                      "objectIDMs", "queryEngines", "renderEngines",
-                                      "serializers", "services"};
+                                      "objectIDMs",    "queryEngines",  "renderEngines",
+                                      "serializers",   "services"};
   for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
     json_object_set_new(f, lists[i], json_array());
   (void)uoid;

@@ -13,8 +13,8 @@
 json_t *sobj_finish(const char *type, json_t *fields);
 /* Adds oid, rid, uuid. */
 void sobj_std(json_t *fields, int64_t oid, const char *uuid);
-json_t *sobj_text(const char *s);                 /* string or null */
-json_t *sobj_ids(const int64_t *ids, size_t n);   /* array of integers */
+json_t *sobj_text(const char *s);               /* string or null */
+json_t *sobj_ids(const int64_t *ids, size_t n); /* array of integers */
 
 json_t *sobj_user(struct model *m, const struct user_rec *u);
 json_t *sobj_project(struct model *m, const struct project_rec *p);

@@ -50,8 +50,8 @@ static void handle_token(struct rpc *rpc, struct stream_state *st, const char *t
                      (json_int_t)id, "endpointid", (json_int_t)id));
 }
 
-void stream_handle(struct rpc *rpc, struct stream_state *st, const char *peer_addr,
-                   const char *msg, size_t len, struct stream_result *out)
+void stream_handle(struct rpc *rpc, struct stream_state *st, const char *peer_addr, const char *msg,
+                   size_t len, struct stream_result *out)
 {
   memset(out, 0, sizeof *out);
   out->action = STREAM_NOTHING;

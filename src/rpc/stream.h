@@ -12,23 +12,23 @@
 
 /* Per-connection protocol state, embedded in the transport's session. */
 struct stream_state {
-  int64_t endpoint_id;   /* 0 until a valid {"token":...} arrived */
-  int64_t uoid;          /* user of that token */
+  int64_t endpoint_id; /* 0 until a valid {"token":...} arrived */
+  int64_t uoid;        /* user of that token */
 };
 
 enum stream_action {
-  STREAM_NOTHING,        /* heartbeat, unparseable or unknown message: send nothing */
-  STREAM_SEND,           /* send text as one text frame */
-  STREAM_SEND_CLOSE,     /* send text, then close with close_code */
-  STREAM_CLOSE,          /* close with close_code, nothing to send first */
+  STREAM_NOTHING,    /* heartbeat, unparseable or unknown message: send nothing */
+  STREAM_SEND,       /* send text as one text frame */
+  STREAM_SEND_CLOSE, /* send text, then close with close_code */
+  STREAM_CLOSE,      /* close with close_code, nothing to send first */
 };
 
 struct stream_result {
   enum stream_action action;
-  char *text;            /* malloc'd, or NULL */
+  char *text; /* malloc'd, or NULL */
   size_t len;
-  int close_code;        /* RFC 6455 code for the *_CLOSE actions */
-  unsigned delay_ms;     /* > 0: send only after this long (failed login over the socket) */
+  int close_code;    /* RFC 6455 code for the *_CLOSE actions */
+  unsigned delay_ms; /* > 0: send only after this long (failed login over the socket) */
 };
 
 /* The first frame of every connection: {"welcome": <ms>}. Returns malloc'd text. */
@@ -36,8 +36,8 @@ char *stream_welcome_text(int64_t now_ms, size_t *len);
 
 /* Handles one complete text message (valid UTF-8, within the size limit). Thread-safe
  * across sessions; the caller runs at most one call per session at a time. */
-void stream_handle(struct rpc *rpc, struct stream_state *st, const char *peer_addr,
-                   const char *msg, size_t len, struct stream_result *out);
+void stream_handle(struct rpc *rpc, struct stream_state *st, const char *peer_addr, const char *msg,
+                   size_t len, struct stream_result *out);
 /* Called once when the connection is gone: forgets the endpoint. */
 void stream_closed(struct rpc *rpc, struct stream_state *st);
 void stream_result_free(struct stream_result *r);

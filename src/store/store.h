@@ -18,8 +18,8 @@
 struct store;
 
 struct store_options {
-  const char *dir;      /* data directory; created if missing */
-  bool sync_full;       /* fsync every commit (synchronous=FULL) or not (NORMAL) */
+  const char *dir; /* data directory; created if missing */
+  bool sync_full;  /* fsync every commit (synchronous=FULL) or not (NORMAL) */
 };
 
 enum bh_err store_open(struct store **out, const struct store_options *opt);
@@ -45,10 +45,10 @@ struct user_rec {
   int type;
   int state;
   int64_t created_ms;
-  int64_t created_by;     /* uoid, -1 for none */
-  int64_t last_seen_ms;   /* 0: never */
-  char *password_hash;    /* argon2id encoded string, NULL: no password yet */
-  char *user_token;       /* permanent token for loginUserToken */
+  int64_t created_by;   /* uoid, -1 for none */
+  int64_t last_seen_ms; /* 0: never */
+  char *password_hash;  /* argon2id encoded string, NULL: no password yet */
+  char *user_token;     /* permanent token for loginUserToken */
 };
 void user_rec_clear(struct user_rec *u);
 struct user_list {
@@ -57,12 +57,12 @@ struct user_list {
 };
 void user_list_clear(struct user_list *l);
 
-enum bh_err store_user_add(struct store *st, const struct user_rec *u);  /* u->uoid set */
+enum bh_err store_user_add(struct store *st, const struct user_rec *u); /* u->uoid set */
 enum bh_err store_user_get(struct store *st, int64_t uoid, struct user_rec *out);
 /* Username compared case-insensitively (ASCII). */
 enum bh_err store_user_by_name(struct store *st, const char *username, struct user_rec *out);
 enum bh_err store_user_by_token(struct store *st, const char *user_token, struct user_rec *out);
-enum bh_err store_user_list(struct store *st, struct user_list *out);  /* by uoid */
+enum bh_err store_user_list(struct store *st, struct user_list *out); /* by uoid */
 enum bh_err store_user_set_password(struct store *st, int64_t uoid, const char *hash);
 enum bh_err store_user_set_last_seen(struct store *st, int64_t uoid, int64_t ms);
 enum bh_err store_user_count(struct store *st, int64_t *n);
@@ -70,11 +70,11 @@ enum bh_err store_user_count(struct store *st, int64_t *n);
 /* Projects. parent -1 for top level; state 0 active, 1 deleted. */
 struct project_rec {
   int64_t poid;
-  int64_t number;         /* SProject.id: 1, 2, ... over the server */
+  int64_t number; /* SProject.id: 1, 2, ... over the server */
   char *name;
-  char *schema;           /* lower case: ifc2x3tc1, ifc4, ifc4x3 */
+  char *schema; /* lower case: ifc2x3tc1, ifc4, ifc4x3 */
   char *description;
-  char *export_prefix;    /* SSIPrefix, lower case */
+  char *export_prefix; /* SSIPrefix, lower case */
   int64_t parent;
   int state;
   int64_t created_ms;
@@ -91,7 +91,7 @@ void project_list_clear(struct project_list *l);
 enum bh_err store_project_add(struct store *st, struct project_rec *p); /* sets number */
 enum bh_err store_project_get(struct store *st, int64_t poid, struct project_rec *out);
 enum bh_err store_project_update(struct store *st, const struct project_rec *p);
-enum bh_err store_project_list(struct store *st, struct project_list *out);       /* by poid */
+enum bh_err store_project_list(struct store *st, struct project_list *out); /* by poid */
 enum bh_err store_project_children(struct store *st, int64_t poid, struct project_list *out);
 /* Project of that name among the children of parent (-1: top level), any state. */
 enum bh_err store_project_by_name(struct store *st, int64_t parent, const char *name,
@@ -108,12 +108,13 @@ enum bh_err store_rights_of_project(struct store *st, int64_t poid, int64_t **id
 /* Session tokens, stored by a hash of the token, never the token itself. */
 struct token_rec {
   int64_t uoid;
-  int kind;               /* enum token_kind in auth/token.h */
+  int kind; /* enum token_kind in auth/token.h */
   int64_t created_ms;
   int64_t expires_ms;
-  int64_t service_oid;    /* -1 unless a service token */
+  int64_t service_oid; /* -1 unless a service token */
 };
-enum bh_err store_token_add(struct store *st, const unsigned char hash[32], const struct token_rec *t);
+enum bh_err store_token_add(struct store *st, const unsigned char hash[32],
+                            const struct token_rec *t);
 enum bh_err store_token_get(struct store *st, const unsigned char hash[32], struct token_rec *out);
 enum bh_err store_token_delete(struct store *st, const unsigned char hash[32]);
 enum bh_err store_token_purge_expired(struct store *st, int64_t now_ms, int64_t *removed);

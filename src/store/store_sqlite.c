@@ -37,21 +37,44 @@ static const char *const migrations[] = {
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
 enum stmt_id {
-  S_BEGIN, S_COMMIT, S_ROLLBACK,
-  S_SETTING_GET, S_SETTING_SET,
-  S_USER_ADD, S_USER_GET, S_USER_BY_NAME, S_USER_BY_TOKEN, S_USER_LIST, S_USER_SET_PW,
-  S_USER_SEEN, S_USER_COUNT,
-  S_PROJECT_ADD, S_PROJECT_GET, S_PROJECT_UPDATE, S_PROJECT_LIST, S_PROJECT_CHILDREN,
-  S_PROJECT_BY_NAME, S_PROJECT_MAX_NUMBER,
-  S_RIGHT_ADD, S_RIGHT_REMOVE, S_RIGHT_HAS, S_RIGHTS_OF_USER, S_RIGHTS_OF_PROJECT,
-  S_TOKEN_ADD, S_TOKEN_GET, S_TOKEN_DELETE, S_TOKEN_PURGE,
+  S_BEGIN,
+  S_COMMIT,
+  S_ROLLBACK,
+  S_SETTING_GET,
+  S_SETTING_SET,
+  S_USER_ADD,
+  S_USER_GET,
+  S_USER_BY_NAME,
+  S_USER_BY_TOKEN,
+  S_USER_LIST,
+  S_USER_SET_PW,
+  S_USER_SEEN,
+  S_USER_COUNT,
+  S_PROJECT_ADD,
+  S_PROJECT_GET,
+  S_PROJECT_UPDATE,
+  S_PROJECT_LIST,
+  S_PROJECT_CHILDREN,
+  S_PROJECT_BY_NAME,
+  S_PROJECT_MAX_NUMBER,
+  S_RIGHT_ADD,
+  S_RIGHT_REMOVE,
+  S_RIGHT_HAS,
+  S_RIGHTS_OF_USER,
+  S_RIGHTS_OF_PROJECT,
+  S_TOKEN_ADD,
+  S_TOKEN_GET,
+  S_TOKEN_DELETE,
+  S_TOKEN_PURGE,
   S_COUNT
 };
 
-#define USER_COLS "uoid, username, name, type, state, created_ms, created_by, last_seen_ms, " \
-                  "password_hash, user_token"
-#define PROJECT_COLS "poid, number, name, schema, description, export_prefix, parent, state, " \
-                     "created_ms, created_by, send_email"
+#define USER_COLS                                                                                  \
+  "uoid, username, name, type, state, created_ms, created_by, last_seen_ms, "                      \
+  "password_hash, user_token"
+#define PROJECT_COLS                                                                               \
+  "poid, number, name, schema, description, export_prefix, parent, state, "                        \
+  "created_ms, created_by, send_email"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -68,8 +91,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_USER_SET_PW] = "UPDATE users SET password_hash = ?2 WHERE uoid = ?1",
     [S_USER_SEEN] = "UPDATE users SET last_seen_ms = ?2 WHERE uoid = ?1",
     [S_USER_COUNT] = "SELECT count(*) FROM users",
-    [S_PROJECT_ADD] = "INSERT INTO projects(" PROJECT_COLS
-                      ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+    [S_PROJECT_ADD] =
+        "INSERT INTO projects(" PROJECT_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
     [S_PROJECT_GET] = "SELECT " PROJECT_COLS " FROM projects WHERE poid = ?1",
     [S_PROJECT_UPDATE] = "UPDATE projects SET name=?3, schema=?4, description=?5,"
                          " export_prefix=?6, parent=?7, state=?8, send_email=?11 WHERE poid=?1",
@@ -95,8 +118,8 @@ struct store {
   sqlite3 *db;
   pthread_mutex_t lock; /* recursive: a transaction calls the single-row functions */
   sqlite3_stmt *stmts[S_COUNT];
-  int64_t next_oid;     /* cached from settings; written back in the same transaction */
-  int depth;            /* open transactions of the holding thread; inner ones are savepoints */
+  int64_t next_oid; /* cached from settings; written back in the same transaction */
+  int depth;        /* open transactions of the holding thread; inner ones are savepoints */
 };
 
 static enum bh_err store_fail(struct store *st, int rc, const char *what)
@@ -112,8 +135,8 @@ static enum bh_err store_fail(struct store *st, int rc, const char *what)
 static sqlite3_stmt *stmt(struct store *st, enum stmt_id id)
 {
   if (!st->stmts[id]) {
-    int rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                &st->stmts[id], NULL);
+    int rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->stmts[id],
+                                NULL);
     if (rc != SQLITE_OK) {
       store_fail(st, rc, stmt_sql[id]);
       return NULL;
@@ -174,8 +197,8 @@ static enum bh_err migrate(struct store *st)
   if (version < 0)
     return BH_STORE;
   if (version > MIGRATION_COUNT) {
-    BH_LOG(BH_LOG_ERROR, BH_C_STORE, "database schema %d is newer than this bimhub (%d)",
-           version, MIGRATION_COUNT);
+    BH_LOG(BH_LOG_ERROR, BH_C_STORE, "database schema %d is newer than this bimhub (%d)", version,
+           MIGRATION_COUNT);
     return BH_STATE;
   }
   for (int v = version; v < MIGRATION_COUNT; v++) {
@@ -525,8 +548,8 @@ enum bh_err store_user_list(struct store *st, struct user_list *out)
   return rc;
 }
 
-static enum bh_err update_int_text(struct store *st, enum stmt_id id, int64_t key,
-                                   const char *text, int64_t num, bool use_text, const char *what)
+static enum bh_err update_int_text(struct store *st, enum stmt_id id, int64_t key, const char *text,
+                                   int64_t num, bool use_text, const char *what)
 {
   lock(st);
   sqlite3_stmt *s = stmt(st, id);
@@ -667,8 +690,8 @@ enum bh_err store_project_update(struct store *st, const struct project_rec *p)
   return rc;
 }
 
-static enum bh_err project_one(struct store *st, enum stmt_id id, int64_t key,
-                               const char *name, struct project_rec *out)
+static enum bh_err project_one(struct store *st, enum stmt_id id, int64_t key, const char *name,
+                               struct project_rec *out)
 {
   memset(out, 0, sizeof *out);
   lock(st);
@@ -791,8 +814,7 @@ bool store_right_has(struct store *st, int64_t uoid, int64_t poid)
   return has;
 }
 
-static enum bh_err id_list(struct store *st, enum stmt_id id, int64_t key, int64_t **ids,
-                           size_t *n)
+static enum bh_err id_list(struct store *st, enum stmt_id id, int64_t key, int64_t **ids, size_t *n)
 {
   *ids = NULL;
   *n = 0;

@@ -32,12 +32,21 @@ static void users_projects_rights_tokens_survive_reopen(void **state)
   assert_int_equal(store_next_oid(st, &b), BH_OK);
   assert_true(b > a);
 
-  struct user_rec u = {.uoid = a, .username = "Ann@Example.com", .name = "Ann", .type = 2,
-                       .created_by = -1, .password_hash = "$argon2id$x", .user_token = "t1"};
+  struct user_rec u = {.uoid = a,
+                       .username = "Ann@Example.com",
+                       .name = "Ann",
+                       .type = 2,
+                       .created_by = -1,
+                       .password_hash = "$argon2id$x",
+                       .user_token = "t1"};
   assert_int_equal(store_begin(st), BH_OK);
   assert_int_equal(store_user_add(st, &u), BH_OK);
-  struct project_rec p = {.poid = b, .name = "Tower", .schema = "ifc4", .parent = -1,
-                          .export_prefix = "meter", .created_by = a};
+  struct project_rec p = {.poid = b,
+                          .name = "Tower",
+                          .schema = "ifc4",
+                          .parent = -1,
+                          .export_prefix = "meter",
+                          .created_by = a};
   assert_int_equal(store_project_add(st, &p), BH_OK);
   assert_int_equal(p.number, 1);
   assert_int_equal(store_right_add(st, a, b), BH_OK);
@@ -58,8 +67,8 @@ static void users_projects_rights_tokens_survive_reopen(void **state)
 
   unsigned char h[32];
   memset(h, 7, sizeof h);
-  struct token_rec t = {.uoid = a, .kind = 0, .created_ms = 1, .expires_ms = 5000,
-                        .service_oid = -1};
+  struct token_rec t = {
+      .uoid = a, .kind = 0, .created_ms = 1, .expires_ms = 5000, .service_oid = -1};
   assert_int_equal(store_token_add(st, h, &t), BH_OK);
   store_close(st);
 

@@ -27,7 +27,9 @@ enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store 
   rpc->cfg = cfg;
   rpc->next_endpoint_id = 2; /* BIMserver's first endpoint id */
   pthread_mutex_init(&rpc->endpoint_lock, NULL);
-  enum bh_err rc = model_init(&rpc->model, st, ev, cfg);
+  pthread_mutex_init(&rpc->token_cache_lock, NULL);
+  rpc->token_cache = calloc(TOKEN_CACHE_SLOTS, sizeof *rpc->token_cache);
+  enum bh_err rc = rpc->token_cache ? model_init(&rpc->model, st, ev, cfg) : BH_NOMEM;
   if (rc == BH_OK) {
     rpc->throttle =
         throttle_new((unsigned)cfg->login_fail_delay_ms, (unsigned)cfg->login_fail_delay_max_ms);
@@ -35,8 +37,7 @@ enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store 
       rc = BH_NOMEM;
   }
   if (rc != BH_OK) {
-    pthread_mutex_destroy(&rpc->endpoint_lock);
-    free(rpc);
+    rpc_free(rpc);
     return rc;
   }
   *out = rpc;
@@ -49,6 +50,8 @@ void rpc_free(struct rpc *rpc)
     return;
   throttle_free(rpc->throttle);
   pthread_mutex_destroy(&rpc->endpoint_lock);
+  pthread_mutex_destroy(&rpc->token_cache_lock);
+  free(rpc->token_cache);
   free(rpc);
 }
 
@@ -79,12 +82,42 @@ static enum bh_err invalid_token(struct bh_why *why, const char *text)
   return rc;
 }
 
+static struct token_cache_slot *cache_slot(struct rpc *rpc, const unsigned char h[32])
+{
+  uint32_t i;
+  memcpy(&i, h, sizeof i); /* h is a cryptographic hash: any bytes index evenly */
+  return &rpc->token_cache[i % TOKEN_CACHE_SLOTS];
+}
+
+void rpc_forget_token(struct rpc *rpc, const char *token)
+{
+  unsigned char h[32];
+  if (!token_hash(token, h))
+    return;
+  store_token_delete(rpc->model.st, h);
+  pthread_mutex_lock(&rpc->token_cache_lock);
+  struct token_cache_slot *s = cache_slot(rpc, h);
+  if (memcmp(s->hash, h, 32) == 0)
+    s->valid_until_ms = 0;
+  pthread_mutex_unlock(&rpc->token_cache_lock);
+}
+
 enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *out,
                               struct bh_why *why)
 {
   unsigned char h[32];
   if (!token_hash(token, h))
     return invalid_token(why, "Invalid token");
+  int64_t now = bh_now_ms();
+  pthread_mutex_lock(&rpc->token_cache_lock);
+  struct token_cache_slot *slot = cache_slot(rpc, h);
+  bool hit = slot->valid_until_ms > now && memcmp(slot->hash, h, 32) == 0;
+  if (hit)
+    *out = slot->actor;
+  pthread_mutex_unlock(&rpc->token_cache_lock);
+  if (hit)
+    return BH_OK;
+
   struct token_rec t;
   enum bh_err rc = store_token_get(rpc->model.st, h, &t);
   if (rc == BH_NOTFOUND)
@@ -105,12 +138,18 @@ enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *
   user_rec_clear(&u);
   if (deleted)
     return invalid_token(why, "User account has been deleted");
+  pthread_mutex_lock(&rpc->token_cache_lock);
+  memcpy(slot->hash, h, 32);
+  slot->actor = *out;
+  slot->valid_until_ms =
+      now + TOKEN_CACHE_TTL_MS < t.expires_ms ? now + TOKEN_CACHE_TTL_MS : t.expires_ms;
+  pthread_mutex_unlock(&rpc->token_cache_lock);
   return BH_OK;
 }
 
 enum bh_err rpc_token_user(struct rpc *rpc, const char *token, int64_t *uoid)
 {
-  struct actor a;
+  struct actor a = {0};
   enum bh_err rc = rpc_resolve_token(rpc, token, &a, NULL);
   if (rc == BH_OK)
     *uoid = a.uoid;

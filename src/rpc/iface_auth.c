@@ -65,9 +65,7 @@ static enum bh_err auth_login_user_token(struct rpc_call *c)
 
 static enum bh_err auth_logout(struct rpc_call *c)
 {
-  unsigned char h[32];
-  if (token_hash(c->token, h))
-    store_token_delete(c->m->st, h);
+  rpc_forget_token(c->rpc, c->token);
   return BH_OK;
 }
 

@@ -7,6 +7,7 @@
 #define BH_RPC_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -62,8 +63,20 @@ extern const struct rpc_iface rpc_iface_auth, rpc_iface_admin, rpc_iface_setting
 extern const struct rpc_iface *const rpc_ifaces[];
 extern const size_t rpc_iface_count;
 
+/* Recently resolved tokens, so a call does not cost two database reads. An entry lives at
+ * most TOKEN_CACHE_TTL_MS and never past the token's expiry; logout drops it. */
+#define TOKEN_CACHE_SLOTS 4096
+#define TOKEN_CACHE_TTL_MS 60000
+struct token_cache_slot {
+  unsigned char hash[32];
+  struct actor actor;
+  int64_t valid_until_ms; /* 0: empty */
+};
+
 struct rpc {
   const struct bh_config *cfg;
+  pthread_mutex_t token_cache_lock;
+  struct token_cache_slot *token_cache; /* TOKEN_CACHE_SLOTS entries */
   struct model model;
   struct throttle *throttle;
   int64_t next_endpoint_id; /* /stream endpoint ids, from 2, per server start */
@@ -110,6 +123,9 @@ json_t *rpc_run_request(struct rpc *rpc, json_t *request, const char *token,
 /* Resolves a token to an actor. BH_AUTH with why filled for a bad one. */
 enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *out,
                               struct bh_why *why);
+
+/* Forgets a token (logout). */
+void rpc_forget_token(struct rpc *rpc, const char *token);
 
 /* Issues a new login token for a user. */
 enum bh_err rpc_issue_token(struct rpc *rpc, int64_t uoid, char out[65]);

@@ -33,7 +33,7 @@ static void set_json(struct stream_result *out, enum stream_action action, json_
 static void handle_token(struct rpc *rpc, struct stream_state *st, const char *token,
                          struct stream_result *out)
 {
-  struct actor a;
+  struct actor a = {0};
   if (!token || rpc_resolve_token(rpc, token, &a, NULL) != BH_OK) {
     /* BIMserver stays silent here and the client hangs; we say so and close (spec §10.7). */
     set_json(out, STREAM_SEND_CLOSE, json_pack("{s:s}", "error", "Invalid token"));

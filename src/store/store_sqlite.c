@@ -265,11 +265,23 @@ enum bh_err store_open(struct store **out, const struct store_options *opt)
     err = BH_STORE;
     goto fail;
   }
-  sqlite3_busy_timeout(st->db, 5000);
-  err = exec(st, opt->sync_full ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                  " PRAGMA foreign_keys=ON;"
-                                : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                                  " PRAGMA foreign_keys=ON;");
+  /* One process owns the data dir: an exclusive lock taken once saves the file-lock
+   * system calls of every statement (our mutex already serializes the connection) and
+   * makes a second server on the same data dir fail at start instead of sharing it. */
+  sqlite3_busy_timeout(st->db, 1000);
+  err = exec(st, opt->sync_full ? "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
+                                  " PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                                : "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
+                                  " PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  if (err == BH_OK) {
+    int rc2 = sqlite3_exec(st->db, "BEGIN IMMEDIATE; COMMIT", NULL, NULL, NULL);
+    if (rc2 == SQLITE_BUSY || rc2 == SQLITE_LOCKED) {
+      BH_LOG(BH_LOG_ERROR, BH_C_STORE, "data dir %s is in use by another bimhub", opt->dir);
+      err = BH_STATE;
+    } else if (rc2 != SQLITE_OK) {
+      err = store_fail(st, rc2, "lock");
+    }
+  }
   if (err == BH_OK)
     err = migrate(st);
   if (err != BH_OK)

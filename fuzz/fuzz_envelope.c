@@ -25,9 +25,9 @@ static void start(void)
 {
   static struct bh_config cfg;
   static char dir[64];
-  sodium_init();
+  if (sodium_init() < 0 || config_init(&cfg) != 0)
+    abort();
   bh_log_set_level("off");
-  config_init(&cfg);
   cfg.login_fail_delay_ms = 0;
   cfg.argon2_mem_limit_kib = 8;
   cfg.argon2_ops_limit = 1;
@@ -51,8 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   struct rpc_origin o = {.peer_addr = "127.0.0.1"};
   struct rpc_reply r;
   rpc_handle_json(rpc, (const char *)data, size, &o, &r);
-  if (r.body && !json_loadb(r.body, r.len, 0, NULL))
-    abort(); /* every reply body must be JSON */
+  if (r.body) {
+    json_t *reply = json_loadb(r.body, r.len, 0, NULL);
+    if (!reply)
+      abort(); /* every reply body must be JSON */
+    json_decref(reply);
+  }
   if (r.http_status == 500 && r.body)
     abort();
   rpc_reply_free(&r);

@@ -411,7 +411,8 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   *con_cls = NULL;
 }
 
-static void http_log(void *cls, const char *fmt, va_list ap)
+/* MHD's format strings come from the library: the attribute lets the compilers check calls. */
+__attribute__((format(printf, 2, 0))) static void http_log(void *cls, const char *fmt, va_list ap)
 {
   (void)cls;
   char msg[512];

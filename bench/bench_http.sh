@@ -4,14 +4,15 @@
 # on 127.0.0.1 and stops by itself.
 #
 #   bench/bench_http.sh            (make bench builds build-release/ and calls this)
-# Environment: BIMHUB_BIN (default build-release/bimhub), BENCH_DURATION (s, default 10),
-# BENCH_THREADS (2), BENCH_CONNS (50), BENCH_IDLE_WS (10000).
+# Environment: BIMHUB_BIN (default build-release/bimhub), BENCH_DURATION (s, default 5),
+# BENCH_ROUNDS (3), BENCH_THREADS (2), BENCH_CONNS (50), BENCH_IDLE_WS (10000).
 #
 # Output: for each run the exact command, then requests/s, p50 and p99; a summary at the end.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BIMHUB_BIN:-$root/build-release/bimhub}
-DURATION=${BENCH_DURATION:-10}
+DURATION=${BENCH_DURATION:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNS:-50}
 IDLE=${BENCH_IDLE_WS:-10000}
@@ -107,6 +108,8 @@ http {
   server {
     listen 127.0.0.1:$p;
     root $work/www;
+    # The same bytes as a response to the same POST: nginx reads the body and answers.
+    location = /json { return 200 '$(cat "$work/www/serverinfo.json")'; }
   }
 }
 EOF
@@ -123,6 +126,8 @@ EOF
 done
 [ -n "$nginx_port" ] || { echo "nginx did not start:"; cat "$work/nginx/logs/"*; exit 1; }
 nginx_url="http://127.0.0.1:$nginx_port/serverinfo.json"
+cmp -s "$work/www/serverinfo.json" <(curl -s -d "$info_req" "http://127.0.0.1:$nginx_port/json") ||
+  { echo "nginx's POST /json serves other bytes"; exit 1; }
 cmp -s "$work/www/serverinfo.json" <(curl -s "$nginx_url") || { echo "nginx serves other bytes"; exit 1; }
 
 # --- wrk -------------------------------------------------------------------------------------
@@ -142,18 +147,26 @@ run_wrk() { # name method body url
   local line
   line=$(echo "$out" | grep '^BENCH ')
   echo "$line"
-  RPS[$name]=$(sed 's/.*rps=\([0-9.]*\).*/\1/' <<<"$line")
-  P99[$name]=$(sed 's/.*p99_ms=\([0-9.]*\).*/\1/' <<<"$line")
+  # Each run appends: the summary takes the median over the rounds.
+  RPS[$name]+=" $(sed 's/.*rps=\([0-9.]*\).*/\1/' <<<"$line")"
+  P99[$name]+=" $(sed 's/.*p99_ms=\([0-9.]*\).*/\1/' <<<"$line")"
   if ! grep -q 'errors=0 non2xx=0' <<<"$line"; then echo "WARNING: $name had errors: $line"; fi
 }
 
 rss_start=$(rss_kib "$server_pid")
-run_wrk "bimhub getServerInfo" POST "$info_req" "$url/json"
-run_wrk "bimhub getAllProjects (token, 3 projects)" POST "$projects_req" "$url/json"
 echo
-echo "(nginx answers GET only for static files: POST gets 405, so its run uses GET of a file"
-echo " with exactly the bytes of bimhub's getServerInfo reply, $(stat -c %s "$work/www/serverinfo.json") bytes)"
-run_wrk "nginx static file (GET)" GET "" "$nginx_url"
+echo "(nginx answers the same POST /json with the same $(stat -c %s "$work/www/serverinfo.json") bytes as a static"
+echo " 'return 200' response; and, for reference, a GET of a file with those bytes)"
+# The machine is shared and noisy: the runs are interleaved in $ROUNDS rounds and the
+# summary compares medians measured side by side.
+for round in $(seq "$ROUNDS"); do
+  echo
+  echo "-- round $round of $ROUNDS"
+  run_wrk "bimhub getServerInfo" POST "$info_req" "$url/json"
+  run_wrk "bimhub getAllProjects (token, 3 projects)" POST "$projects_req" "$url/json"
+  run_wrk "nginx static response (POST /json)" POST "$info_req" "http://127.0.0.1:$nginx_port/json"
+  run_wrk "nginx static file (GET)" GET "" "$nginx_url"
+done
 rss_busy=$(rss_kib "$server_pid")
 
 # --- 10,000 idle /stream sockets -------------------------------------------------------------
@@ -175,7 +188,12 @@ ready=$(grep '^READY' "$work/idle.out" || true)
 echo "$ready"
 head -n 5 "$work/idle.err"
 rss_idle=$(rss_kib "$server_pid")
-run_wrk "bimhub getServerInfo with $IDLE idle sockets" POST "$info_req" "$url/json"
+for round in $(seq "$ROUNDS"); do
+  echo
+  echo "-- round $round of $ROUNDS, with $IDLE idle sockets"
+  run_wrk "bimhub getServerInfo with $IDLE idle sockets" POST "$info_req" "$url/json"
+  run_wrk "nginx static response (POST /json), same phase" POST "$info_req" "http://127.0.0.1:$nginx_port/json"
+done
 rss_idle_busy=$(rss_kib "$server_pid")
 kill "$idle_pid" 2>/dev/null || true
 wait "$idle_pid" 2>/dev/null || true
@@ -184,16 +202,25 @@ kill -0 "$server_pid" 2>/dev/null || alive=no
 
 # --- summary ---------------------------------------------------------------------------------
 base="bimhub getServerInfo"
-ngx="nginx static file (GET)"
+ngx="nginx static response (POST /json)"
 idle_name="bimhub getServerInfo with $IDLE idle sockets"
+ngx_idle="nginx static response (POST /json), same phase"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo
-echo "== summary (wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, 127.0.0.1)"
-printf '%-48s %12s %10s %10s\n' run "requests/s" "p99 ms" "vs nginx"
-for name in "$base" "bimhub getAllProjects (token, 3 projects)" "$ngx" "$idle_name"; do
-  printf '%-48s %12s %10s %10s\n' "$name" "${RPS[$name]}" "${P99[$name]}" "$(ratio "${RPS[$name]}" "${RPS[$ngx]}")"
-done
-echo "getServerInfo with idle sockets / without: $(ratio "${RPS[$idle_name]}" "${RPS[$base]}")"
+echo "== summary (wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, 127.0.0.1; medians of $ROUNDS interleaved rounds)"
+printf '%-56s %12s %10s %10s\n' run "requests/s" "p99 ms" "vs nginx"
+row() { # name reference
+  printf '%-56s %12s %10s %10s\n' "$1" "$(median "${RPS[$1]}")" "$(median "${P99[$1]}")" \
+    "$(ratio "$(median "${RPS[$1]}")" "$(median "${RPS[$2]}")")"
+}
+row "$base" "$ngx"
+row "bimhub getAllProjects (token, 3 projects)" "$ngx"
+row "$ngx" "$ngx"
+row "nginx static file (GET)" "$ngx"
+row "$idle_name" "$ngx_idle"
+row "$ngx_idle" "$ngx_idle"
+echo "getServerInfo with idle sockets / without: $(ratio "$(median "${RPS[$idle_name]}")" "$(median "${RPS[$base]}")")"
 echo "server RSS (VmRSS, KiB): start $rss_start, after the wrk runs $rss_busy, with $IDLE idle sockets $rss_idle, after wrk with them $rss_idle_busy"
 awk -v a="$rss_idle" -v b="$rss_busy" -v n="$IDLE" 'BEGIN { if (n > 0) printf "per idle socket: %.1f KiB\n", (a - b) / n }'
 echo "server alive at the end: $alive"

@@ -52,6 +52,9 @@ static const struct cfg_opt cfg_opts[] = {
             "open HTTP and /stream connections at most"),
     INT_OPT("http_idle_timeout_s", http_idle_timeout_s, 1, 86400, 60,
             "close an idle HTTP keep-alive connection after this long"),
+    INT_OPT("http_connection_memory_bytes", http_connection_memory_bytes, 4096, 1 << 20, 16384,
+            "memory for one connection's request line and headers (also kept by each /stream "
+            "socket)"),
     INT_OPT("rpc_workers", rpc_workers, 1, 128, 4, "worker threads for /stream calls"),
     INT_OPT("token_lifetime_s", token_lifetime_s, 60, INT64_C(10) * 365 * 86400, 30 * 86400,
             "lifetime of a login token"),

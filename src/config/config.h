@@ -25,6 +25,7 @@ struct bh_config {
   int64_t http_threads;
   int64_t http_connection_limit;
   int64_t http_idle_timeout_s;
+  int64_t http_connection_memory_bytes;
   int64_t rpc_workers;
   /* auth */
   int64_t token_lifetime_s;

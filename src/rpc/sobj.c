@@ -152,8 +152,12 @@ json_t *sobj_version(void)
   json_t *f = json_object();
   if (!f)
     return NULL;
-  int major = 0, minor = 0, rev = 0;
-  sscanf(BH_VERSION, "%d.%d.%d", &major, &minor, &rev);
+  /* BH_VERSION is "major.minor.revision", fixed at build time */
+  const char *p = BH_VERSION;
+  char *end;
+  long major = strtol(p, &end, 10);
+  long minor = *end == '.' ? strtol(end + 1, &end, 10) : 0;
+  long rev = *end == '.' ? strtol(end + 1, &end, 10) : 0;
   sobj_std(f, -1, NULL);
   json_object_set_new(f, "date", json_null());
   json_object_set_new(f, "downloadUrl", json_null());

@@ -5,6 +5,7 @@
  * a loop timer resumes it, so no HTTP thread ever sleeps. */
 #include "transport/transport.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -163,10 +164,12 @@ static void http_peer(struct MHD_Connection *c, char out[HTTP_PEER_MAX])
   if (!ci || !ci->client_addr)
     return;
   const struct sockaddr *sa = ci->client_addr;
-  socklen_t len =
-      sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-  char host[HTTP_PEER_MAX]; /* numeric: fits; too long a scope id fails cleanly */
-  if (getnameinfo(sa, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+  char host[HTTP_PEER_MAX];
+  /* inet_ntop, not getnameinfo: this runs for every request and needs no scope id */
+  const void *addr = sa->sa_family == AF_INET6
+                         ? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr
+                         : (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+  if (!inet_ntop(sa->sa_family, addr, host, sizeof host))
     return;
   /* A v4 client on a dual-stack socket reads better (and matches v4 peers) without the
    * mapping prefix. */
@@ -486,6 +489,9 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
                                       (intptr_t)cfg->http_connection_limit, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
                                       (intptr_t)cfg->http_idle_timeout_s, NULL};
+  /* MHD keeps this pool for an upgraded /stream socket too: it sets the idle cost. */
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                      (intptr_t)cfg->http_connection_memory_bytes, NULL};
   /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 means SO_REUSEPORT, which would let a
    * second server share our port; MHD's default SO_REUSEADDR is what restarts need. */
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, t};

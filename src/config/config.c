@@ -56,7 +56,7 @@ static const struct cfg_opt cfg_opts[] = {
             "memory for one connection's request line and headers (also kept by each /stream "
             "socket)"),
     INT_OPT("rpc_workers", rpc_workers, 1, 128, 4, "worker threads for /stream calls"),
-    INT_OPT("token_lifetime_s", token_lifetime_s, 60, INT64_C(10) * 365 * 86400, 30 * 86400,
+    INT_OPT("token_lifetime_s", token_lifetime_s, 1, INT64_C(10) * 365 * 86400, 30 * 86400,
             "lifetime of a login token"),
     INT_OPT(
         "login_fail_delay_ms", login_fail_delay_ms, 0, 60000, 1000,

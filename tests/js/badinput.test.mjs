@@ -159,3 +159,25 @@ describe('/json body limit', () => {
     assert.equal(after413.json.response.result, 'JSON');
   });
 });
+
+describe('token lifetime', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ args: ['--token-lifetime-s', '1'] });
+  });
+  after(async () => {
+    if (srv) await srv.stop();
+  });
+
+  test('a token stops working when it expires, even one used (and cached) before', async () => {
+    const token = resultOf(await rpc(srv.url, 'AuthInterface', 'login',
+      { username: ADMIN_USER, password: ADMIN_PASSWORD }));
+    const me = resultOf(await rpc(srv.url, 'AuthInterface', 'getLoggedInUser', {}, token));
+    assert.equal(me.username, ADMIN_USER);
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    const exc = exceptionOf(await rpc(srv.url, 'AuthInterface', 'getLoggedInUser', {}, token));
+    assert.equal(exc.__type, 'AuthenticationException');
+    assert.equal(exc.message, 'This token has expired');
+    assert.equal(exc.errorCode, 3);
+  });
+});

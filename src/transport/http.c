@@ -1,12 +1,17 @@
 /* http.c: the HTTP edge (libmicrohttpd, epoll, internal threads) and the transport's
  * start/stop. A small route table maps a path prefix to a handler; /json feeds rpc,
- * /stream hands the upgraded socket to ws.c. Every answer carries the CORS headers of
- * spec §1.1. A reply that rpc wants delayed (failed login) suspends its connection and
- * a loop timer resumes it, so no HTTP thread ever sleeps. */
+ * /stream hands the upgraded socket to ws.c, /upload streams a multipart body into the
+ * checkin module and /download streams a body out of it. Every answer carries the CORS
+ * headers of spec §1.1. A reply that rpc wants delayed (failed login) suspends its
+ * connection and a loop timer resumes it; an upload whose queue is full, or whose reply
+ * is not known yet, suspends its connection until the upload module calls back. So no
+ * HTTP thread ever sleeps, and no request body is ever held whole. */
 #include "transport/transport.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +23,8 @@
 
 #include <microhttpd.h>
 
+#include "checkin/download.h"
+#include "checkin/upload.h"
 #include "common/bh_log.h"
 #include "config/config.h"
 #include "rpc/rpc.h"
@@ -28,6 +35,13 @@
 #define HTTP_PEER_MAX 64
 #define JSON_TYPE "application/json; charset=UTF-8"
 #define TEXT_TYPE "text/plain; charset=UTF-8"
+#define UPLOAD_TYPE "text/json; charset=UTF-8" /* what BIMserver's UploadServlet sends */
+#define UPLOAD_PP_BYTES (64 * 1024)            /* post processor buffer: a piece of a part */
+#define UPLOAD_FIELD_MAX (64 * 1024)           /* one text field's value */
+#define UPLOAD_NAME_MAX 256                    /* one part's name */
+#define DOWNLOAD_BLOCK_BYTES (64 * 1024)       /* one download_read() */
+
+struct http_wake;
 
 struct transport {
   const struct bh_config *cfg;
@@ -37,6 +51,12 @@ struct transport {
   struct MHD_Daemon *daemon;
   MHD_socket listen_fd; /* ours after MHD_quiesce_daemon(), closed after the stop */
   uint16_t port;
+  /* Uploads whose connection MHD still has, so a stop can resume the suspended ones
+   * (MHD_stop_daemon() aborts on a suspended connection). Lock order: wake_lock, then a
+   * wake's own lock. */
+  pthread_mutex_t wake_lock;
+  struct http_wake *wakes;
+  bool is_stopping; /* under wake_lock: no connection is suspended any more */
 };
 
 struct http_req;
@@ -63,7 +83,10 @@ struct http_req {
   struct rpc_reply reply;
   bool has_answer; /* a fixed answer waits for the end of the request */
   unsigned answer_status;
-  const char *answer_text; /* static, or NULL for an empty body */
+  const char *answer_text;  /* static, or NULL for an empty body */
+  const char *answer_allow; /* static Allow header of a 405, or NULL */
+  struct http_upload *up;   /* /upload only */
+  struct http_dl *dl;       /* /download: the body in flight (its response owns it) */
 };
 
 /* --- responses ----------------------------------------------------------------------- */
@@ -94,29 +117,44 @@ static enum MHD_Result http_send(struct MHD_Connection *c, unsigned status,
   return rc;
 }
 
-/* A fixed short body (or none). */
-static enum MHD_Result http_send_static(struct MHD_Connection *c, unsigned status, const char *text)
+/* A fixed short body (or none), with an Allow header when allow is not NULL. */
+static enum MHD_Result http_send_allow(struct MHD_Connection *c, unsigned status, const char *text,
+                                       const char *allow)
 {
   struct MHD_Response *resp = MHD_create_response_from_buffer(
       text ? strlen(text) : 0, (void *)(text ? text : ""), MHD_RESPMEM_PERSISTENT);
+  if (resp && allow)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
   return http_send(c, status, resp, text ? TEXT_TYPE : NULL);
+}
+
+static enum MHD_Result http_send_static(struct MHD_Connection *c, unsigned status, const char *text)
+{
+  return http_send_allow(c, status, text, NULL);
 }
 
 /* Answers with a fixed text (or none). MHD closes the connection after a response queued
  * before the request was read, so a request without a body is answered at its end and
  * its connection stays usable; one with a body is answered at once and not read. */
-static enum MHD_Result http_answer(struct http_req *r, struct MHD_Connection *c, unsigned status,
-                                   const char *text)
+static enum MHD_Result http_answer_allow(struct http_req *r, struct MHD_Connection *c,
+                                         unsigned status, const char *text, const char *allow)
 {
   const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   const char *te =
       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
   if (te || (cl && strtoull(cl, NULL, 10) > 0))
-    return http_send_static(c, status, text);
+    return http_send_allow(c, status, text, allow);
   r->has_answer = true;
   r->answer_status = status;
   r->answer_text = text;
+  r->answer_allow = allow;
   return MHD_YES;
+}
+
+static enum MHD_Result http_answer(struct http_req *r, struct MHD_Connection *c, unsigned status,
+                                   const char *text)
+{
+  return http_answer_allow(r, c, status, text, NULL);
 }
 
 static void http_reply_free_cb(void *cls)
@@ -126,9 +164,10 @@ static void http_reply_free_cb(void *cls)
   free(r);
 }
 
-/* Sends an rpc reply; the response takes it over (rpc_reply_free() runs when MHD is done
- * with the bytes), so big bodies are not copied. Leaves *reply empty. */
-static enum MHD_Result http_send_reply(struct MHD_Connection *c, struct rpc_reply *reply)
+/* Sends an rpc reply as type; the response takes it over (rpc_reply_free() runs when MHD is
+ * done with the bytes), so big bodies are not copied. Leaves *reply empty. */
+static enum MHD_Result http_send_reply(struct MHD_Connection *c, struct rpc_reply *reply,
+                                       const char *type)
 {
   unsigned status = (unsigned)reply->http_status;
   if (status < 100 || status > 999)
@@ -151,7 +190,7 @@ static enum MHD_Result http_send_reply(struct MHD_Connection *c, struct rpc_repl
     resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   }
   memset(reply, 0, sizeof *reply);
-  return http_send(c, status, resp, JSON_TYPE);
+  return http_send(c, status, resp, type);
 }
 
 /* --- request helpers ----------------------------------------------------------------- */
@@ -262,13 +301,13 @@ static enum MHD_Result http_json(struct http_req *r, struct MHD_Connection *c, c
     return http_send_static(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
   if (r->has_reply) {
     r->has_reply = false; /* resumed after the delay */
-    return http_send_reply(c, &r->reply);
+    return http_send_reply(c, &r->reply, JSON_TYPE);
   }
 
   struct rpc_origin origin = {r->peer, http_header_token(c)};
   rpc_handle_json(r->t->rpc, r->body ? r->body : "", r->len, &origin, &r->reply);
   if (r->reply.delay_ms == 0)
-    return http_send_reply(c, &r->reply);
+    return http_send_reply(c, &r->reply, JSON_TYPE);
 
   /* Suspend before posting so the resume can never come first. */
   r->has_reply = true;
@@ -345,12 +384,623 @@ static enum MHD_Result http_stream(struct http_req *r, struct MHD_Connection *c,
   return rc;
 }
 
+/* --- /upload ------------------------------------------------------------------------- */
+
+/* What the upload module's callbacks may touch. Shared by the request (until MHD reports it
+ * completed) and by each callback registered with upload_set_drain() or upload_end() (until
+ * it runs, possibly long after the connection is gone); the last one frees it. */
+struct http_wake {
+  atomic_int refs;
+  pthread_mutex_t lock;          /* guards the fields below */
+  struct MHD_Connection *conn;   /* NULL once MHD reported the request completed */
+  bool is_suspended;             /* by us, until a callback or the stop resumes it */
+  bool is_ready;                 /* upload_end()'s ready ran: the reply can be taken */
+  bool is_stopped;               /* the transport is stopping: drop the request */
+  struct http_wake *prev, *next; /* the transport's list (under wake_lock) while conn */
+};
+
+/* The request's side of an upload. HTTP thread only. */
+struct http_upload {
+  struct upload *u; /* NULL when the body was refused before an upload began */
+  struct http_wake *wake;
+  struct MHD_PostProcessor *pp; /* NULL once the body ended or was refused */
+  bool has_error;
+  char error[200];     /* why transport refused the body; answered at its end */
+  char *part_name;     /* the current part's, NULL before the first part */
+  char *part_filename; /* NULL for a text field */
+  uint64_t part_len;   /* bytes of the current part seen */
+  char *field;         /* a text part's value so far */
+  size_t field_len, field_cap;
+  bool has_field; /* a text field waits for upload_field() */
+  bool has_file;  /* the file part began */
+  bool is_ended;  /* upload_end() was called */
+};
+
+static struct http_wake *http_wake_ref(struct http_wake *w)
+{
+  atomic_fetch_add(&w->refs, 1);
+  return w;
+}
+
+static void http_wake_unref(struct http_wake *w)
+{
+  if (atomic_fetch_sub(&w->refs, 1) != 1)
+    return;
+  pthread_mutex_destroy(&w->lock);
+  free(w);
+}
+
+/* A new wake for connection c, on t's list. NULL when out of memory. */
+static struct http_wake *http_wake_new(struct transport *t, struct MHD_Connection *c)
+{
+  struct http_wake *w = calloc(1, sizeof *w);
+  if (!w)
+    return NULL;
+  if (pthread_mutex_init(&w->lock, NULL) != 0) {
+    free(w);
+    return NULL;
+  }
+  atomic_init(&w->refs, 1);
+  w->conn = c;
+  pthread_mutex_lock(&t->wake_lock);
+  w->next = t->wakes;
+  if (t->wakes)
+    t->wakes->prev = w;
+  t->wakes = w;
+  w->is_stopped = t->is_stopping;
+  pthread_mutex_unlock(&t->wake_lock);
+  return w;
+}
+
+/* MHD is done with the connection: callbacks still to come must not touch it. */
+static void http_wake_detach(struct transport *t, struct http_wake *w)
+{
+  pthread_mutex_lock(&t->wake_lock);
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    t->wakes = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  w->prev = w->next = NULL;
+  pthread_mutex_lock(&w->lock);
+  w->conn = NULL;
+  w->is_suspended = false;
+  pthread_mutex_unlock(&w->lock);
+  pthread_mutex_unlock(&t->wake_lock);
+}
+
+static void http_wake_resume_locked(struct http_wake *w)
+{
+  if (w->conn && w->is_suspended) {
+    w->is_suspended = false;
+    MHD_resume_connection(w->conn); /* thread-safe; MHD's thread picks it up */
+  }
+}
+
+/* upload_set_drain()'s callback. Any thread. */
+static void http_wake_drained(void *arg)
+{
+  struct http_wake *w = arg;
+  pthread_mutex_lock(&w->lock);
+  http_wake_resume_locked(w);
+  pthread_mutex_unlock(&w->lock);
+  http_wake_unref(w);
+}
+
+/* upload_end()'s callback. Any thread. */
+static void http_wake_ready(void *arg)
+{
+  struct http_wake *w = arg;
+  pthread_mutex_lock(&w->lock);
+  w->is_ready = true;
+  http_wake_resume_locked(w);
+  pthread_mutex_unlock(&w->lock);
+  http_wake_unref(w);
+}
+
+/* Suspends the connection; call it before registering the callback that resumes it, so a
+ * callback that runs at once (even inside the registering call) finds something to resume.
+ * False once the transport is stopping: the caller then drops the request. Under wake_lock
+ * so that transport_stop() either sees this suspension or refuses it. */
+static bool http_wake_suspend(struct transport *t, struct http_wake *w)
+{
+  pthread_mutex_lock(&t->wake_lock);
+  bool is_ok = !t->is_stopping;
+  if (is_ok) {
+    pthread_mutex_lock(&w->lock);
+    MHD_suspend_connection(w->conn);
+    w->is_suspended = true;
+    pthread_mutex_unlock(&w->lock);
+  }
+  pthread_mutex_unlock(&t->wake_lock);
+  return is_ok;
+}
+
+/* Resumes every suspended upload and refuses new suspensions: MHD_stop_daemon() must find
+ * none. The handlers then see is_stopped and close their connections. */
+static void http_wake_stop_all(struct transport *t)
+{
+  pthread_mutex_lock(&t->wake_lock);
+  t->is_stopping = true;
+  for (struct http_wake *w = t->wakes; w; w = w->next) {
+    pthread_mutex_lock(&w->lock);
+    w->is_stopped = true;
+    http_wake_resume_locked(w);
+    pthread_mutex_unlock(&w->lock);
+  }
+  pthread_mutex_unlock(&t->wake_lock);
+}
+
+enum http_wake_wait { HTTP_WAKE_GO, HTTP_WAKE_WAIT, HTTP_WAKE_DROP };
+
+/* Whether the handler may go on, must wait for a resume, or must drop the request. */
+static enum http_wake_wait http_wake_check(struct http_wake *w)
+{
+  pthread_mutex_lock(&w->lock);
+  enum http_wake_wait rc = w->is_stopped     ? HTTP_WAKE_DROP
+                           : w->is_suspended ? HTTP_WAKE_WAIT
+                                             : HTTP_WAKE_GO;
+  pthread_mutex_unlock(&w->lock);
+  return rc;
+}
+
+static bool http_wake_is_ready(struct http_wake *w)
+{
+  pthread_mutex_lock(&w->lock);
+  bool is_ready = w->is_ready;
+  pthread_mutex_unlock(&w->lock);
+  return is_ready;
+}
+
+/* Remembers why the body is refused (the first reason wins). A part name in it keeps only
+ * characters that need no JSON escaping. */
+static void http_upload_refuse(struct http_upload *up, const char *why, const char *name)
+{
+  if (up->has_error)
+    return;
+  up->has_error = true;
+  char safe[64] = "";
+  if (name) {
+    size_t i = 0;
+    for (; name[i] && i < sizeof safe - 1; i++) {
+      char ch = name[i];
+      bool is_plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
+      safe[i] = is_plain ? ch : '?';
+    }
+    safe[i] = '\0';
+  }
+  snprintf(up->error, sizeof up->error, "%s%s%s", why, name ? ": " : "", safe);
+}
+
+/* Stops feeding the upload: it learns that the request is dropped; the rest of the body is
+ * read and thrown away, and the refusal is the answer. */
+static void http_upload_abandon(struct http_upload *up)
+{
+  if (up->pp) {
+    MHD_destroy_post_processor(up->pp);
+    up->pp = NULL;
+  }
+  if (up->u && !up->is_ended) {
+    up->is_ended = true;
+    upload_end(up->u, false, http_wake_ready, http_wake_ref(up->wake));
+  }
+}
+
+/* Hands a complete text field to the upload. */
+static void http_upload_flush_field(struct http_upload *up)
+{
+  if (!up->has_field)
+    return;
+  up->has_field = false;
+  if (!up->has_error)
+    upload_field(up->u, up->part_name, up->field ? up->field : "", up->field_len);
+  up->field_len = 0;
+}
+
+/* MHD calls the iterator with offset 0 once when a part begins. But if too little of the
+ * part was buffered to rule out its boundary, that first call has no bytes and the next
+ * call has offset 0 as well: offset 0 after an empty start of the same part name and
+ * filename is the same part. (So an empty part followed by a part of the same name and
+ * filename is taken as one; no client sends that.) */
+static bool http_upload_is_new_part(const struct http_upload *up, const char *key,
+                                    const char *filename, uint64_t off, size_t size)
+{
+  if (off != 0)
+    return false;
+  if (!up->part_name || up->part_len != 0 || size == 0)
+    return true;
+  if (strcmp(up->part_name, key) != 0 || !filename != !up->part_filename)
+    return true;
+  return filename && strcmp(filename, up->part_filename) != 0;
+}
+
+static enum MHD_Result http_upload_start_part(struct http_upload *up, const char *key,
+                                              const char *filename, const char *content_type)
+{
+  http_upload_flush_field(up); /* the previous part, if a field, is complete now */
+  if (strlen(key) > UPLOAD_NAME_MAX) {
+    http_upload_refuse(up, "a form part name is longer than 256 bytes", NULL);
+    return MHD_NO;
+  }
+  free(up->part_name);
+  free(up->part_filename);
+  up->part_name = strdup(key);
+  up->part_filename = filename ? strdup(filename) : NULL;
+  up->part_len = 0;
+  if (!up->part_name || (filename && !up->part_filename)) {
+    http_upload_refuse(up, "server out of memory", NULL);
+    return MHD_NO;
+  }
+  if (!filename) {
+    up->has_field = true;
+    up->field_len = 0;
+    return MHD_YES;
+  }
+  /* Any part with a filename is the file, whatever its name (JS: "file", Java: "data"). */
+  if (up->has_file) {
+    http_upload_refuse(up, "only one file part is allowed, found another", key);
+    return MHD_NO;
+  }
+  up->has_file = true;
+  upload_file_begin(up->u, filename, content_type);
+  return MHD_YES;
+}
+
+/* MHD's post processor iterator: pieces of parts, in order. */
+static enum MHD_Result http_upload_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *filename, const char *content_type,
+                                        const char *transfer_encoding, const char *data,
+                                        uint64_t off, size_t size)
+{
+  (void)kind;
+  (void)transfer_encoding;
+  struct http_upload *up = cls;
+  if (!key)
+    key = "";
+  if (http_upload_is_new_part(up, key, filename, off, size) &&
+      http_upload_start_part(up, key, filename, content_type) != MHD_YES)
+    return MHD_NO;
+  up->part_len += size;
+  if (size == 0)
+    return MHD_YES;
+  if (up->part_filename) {
+    upload_file_data(up->u, data, size);
+    return MHD_YES;
+  }
+  if (size > UPLOAD_FIELD_MAX - up->field_len) {
+    http_upload_refuse(up, "a form field is longer than 65536 bytes", key);
+    return MHD_NO;
+  }
+  if (up->field_len + size + 1 > up->field_cap) {
+    size_t cap = up->field_cap ? up->field_cap : 256;
+    while (cap < up->field_len + size + 1)
+      cap *= 2;
+    char *nf = realloc(up->field, cap);
+    if (!nf) {
+      http_upload_refuse(up, "server out of memory", NULL);
+      return MHD_NO;
+    }
+    up->field = nf;
+    up->field_cap = cap;
+  }
+  memcpy(up->field + up->field_len, data, size);
+  up->field_len += size;
+  up->field[up->field_len] = '\0';
+  return MHD_YES;
+}
+
+/* At MHD's completion (also of a dropped connection): end the upload if the body did not,
+ * then release it. Its callbacks may still come; they hold the wake, not the connection. */
+static void http_upload_free(struct transport *t, struct http_upload *up)
+{
+  if (up->pp)
+    MHD_destroy_post_processor(up->pp);
+  if (up->wake)
+    http_wake_detach(t, up->wake);
+  if (up->u) {
+    if (!up->is_ended)
+      upload_end(up->u, false, http_wake_ready, http_wake_ref(up->wake));
+    upload_release(up->u);
+  }
+  if (up->wake)
+    http_wake_unref(up->wake);
+  free(up->part_name);
+  free(up->part_filename);
+  free(up->field);
+  free(up);
+}
+
+/* A body transport refused: HTTP 400 with BIMserver's exception shape. */
+static enum MHD_Result http_upload_send_error(struct MHD_Connection *c, const char *why)
+{
+  char body[320];
+  int n = snprintf(body, sizeof body,
+                   "{\"exception\":{\"__type\":\"UserException\",\"message\":\"%s\"}}", why);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+  return http_send(c, MHD_HTTP_BAD_REQUEST, resp, UPLOAD_TYPE);
+}
+
+static enum MHD_Result http_upload_begin(struct http_req *r, struct MHD_Connection *c,
+                                         const char *method)
+{
+  if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+    return http_answer_allow(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "only POST is allowed here\n",
+                             "POST, OPTIONS");
+  struct http_upload *up = calloc(1, sizeof *up);
+  if (!up)
+    return MHD_NO;
+  r->up = up;
+  /* A refused body is still read (and thrown away) so the answer can come at its end, on a
+   * connection that stays usable, and not as a reset in the middle of the client's send. */
+  const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  const size_t mp_len = strlen(MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA);
+  if (!type || strncasecmp(type, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA, mp_len) != 0) {
+    http_upload_refuse(up, "the request body must be multipart/form-data", NULL);
+    return MHD_YES;
+  }
+  up->pp = MHD_create_post_processor(c, UPLOAD_PP_BYTES, http_upload_part, up);
+  if (!up->pp) {
+    http_upload_refuse(up, "multipart/form-data without a usable boundary", NULL);
+    return MHD_YES;
+  }
+  up->wake = http_wake_new(r->t, c);
+  if (!up->wake)
+    return MHD_NO; /* out of memory: MHD closes; http_completed() frees the rest */
+  struct rpc_origin origin = {r->peer, http_header_token(c)};
+  up->u = upload_new(r->t->rpc, &origin);
+  return up->u ? MHD_YES : MHD_NO;
+}
+
+static enum MHD_Result http_upload_body(struct http_req *r, const char *data, size_t *size)
+{
+  struct http_upload *up = r->up;
+  if (up->wake) {
+    enum http_wake_wait w = http_wake_check(up->wake);
+    if (w == HTTP_WAKE_DROP)
+      return MHD_NO;
+    /* MHD goes on calling with the rest of a chunked read while suspended: leaving the bytes
+     * unprocessed keeps them in its buffer until the resume. */
+    if (w == HTTP_WAKE_WAIT)
+      return MHD_YES;
+  }
+  size_t n = *size;
+  *size = 0;
+  if (!up->pp)
+    return MHD_YES; /* refused: thrown away */
+  if (MHD_post_process(up->pp, data, n) != MHD_YES) {
+    http_upload_refuse(up, "malformed multipart/form-data body", NULL);
+    http_upload_abandon(up);
+    return MHD_YES;
+  }
+  if (!upload_is_full(up->u))
+    return MHD_YES;
+  if (!http_wake_suspend(r->t, up->wake))
+    return MHD_NO;
+  upload_set_drain(up->u, http_wake_drained, http_wake_ref(up->wake));
+  return MHD_YES;
+}
+
+/* The final call(s): the body is in. Ends the upload and waits for its reply. */
+static enum MHD_Result http_upload_finish(struct http_req *r, struct MHD_Connection *c)
+{
+  struct http_upload *up = r->up;
+  if (up->wake) {
+    enum http_wake_wait w = http_wake_check(up->wake);
+    if (w == HTTP_WAKE_DROP)
+      return MHD_NO;
+    if (w == HTTP_WAKE_WAIT)
+      return MHD_YES; /* MHD calls again after the resume */
+  }
+  if (up->has_error)
+    return http_upload_send_error(c, up->error);
+  if (!up->is_ended) {
+    /* Destroying the post processor tells whether the body reached its final boundary. */
+    enum MHD_Result is_whole = MHD_destroy_post_processor(up->pp);
+    up->pp = NULL;
+    if (is_whole != MHD_YES) {
+      http_upload_refuse(up, "the multipart/form-data body ends early", NULL);
+      http_upload_abandon(up);
+      return http_upload_send_error(c, up->error);
+    }
+    http_upload_flush_field(up);
+    if (!http_wake_suspend(r->t, up->wake))
+      return MHD_NO;
+    up->is_ended = true;
+    upload_end(up->u, true, http_wake_ready, http_wake_ref(up->wake));
+    return MHD_YES;
+  }
+  if (!http_wake_is_ready(up->wake))
+    return MHD_NO; /* cannot happen: only ready or a stop resumes, and a stop drops above */
+  struct rpc_reply reply;
+  upload_take_reply(up->u, &reply);
+  return http_send_reply(c, &reply, UPLOAD_TYPE);
+}
+
+static enum MHD_Result http_upload(struct http_req *r, struct MHD_Connection *c, const char *method,
+                                   const char *upload, size_t *upload_size, bool is_first)
+{
+  if (is_first)
+    return http_upload_begin(r, c, method);
+  if (!r->up)
+    return MHD_NO; /* cannot happen: a first call without r->up answered already */
+  if (*upload_size > 0)
+    return http_upload_body(r, upload, upload_size);
+  return http_upload_finish(r, c);
+}
+
+/* --- /download ----------------------------------------------------------------------- */
+
+/* A download body in flight; its MHD response owns it. The connection's thread only. */
+struct http_dl {
+  struct download *d;
+  uint64_t size;  /* MHD_SIZE_UNKNOWN when the module does not know it */
+  uint64_t given; /* bytes handed to MHD */
+  bool is_at_end; /* the reader handed over the last byte */
+  bool is_sent;   /* MHD then reported the request completed without error */
+};
+
+static ssize_t http_dl_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  (void)pos;
+  struct http_dl *dl = cls;
+  ssize_t n = download_read(dl->d, buf, max);
+  if (n < 0 || (size_t)n > max)
+    return MHD_CONTENT_READER_END_WITH_ERROR; /* MHD cuts the connection */
+  if (n == 0) {
+    /* MHD never asks past a known size, so this is a body shorter than announced: cutting
+     * the connection tells the client; ending normally would leave it waiting. */
+    if (dl->size != MHD_SIZE_UNKNOWN)
+      return MHD_CONTENT_READER_END_WITH_ERROR;
+    dl->is_at_end = true;
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  }
+  dl->given += (uint64_t)n;
+  if (dl->size != MHD_SIZE_UNKNOWN && dl->given >= dl->size)
+    dl->is_at_end = true;
+  return n;
+}
+
+static void http_dl_free(void *cls)
+{
+  struct http_dl *dl = cls;
+  /* MHD reports the completion (http_completed) before it frees the response, so is_sent
+   * is known here: complete means the client got every byte, not just that we read them. */
+  download_close(dl->d, dl->is_at_end && dl->is_sent);
+  free(dl);
+}
+
+static bool http_q_is_zero(const char *q)
+{
+  if (*q != '0')
+    return false;
+  q++;
+  if (*q == '.')
+    for (q++; *q == '0'; q++)
+      ;
+  return *q == '\0' || *q == ',' || *q == ';' || *q == ' ' || *q == '\t';
+}
+
+/* Does an Accept-Encoding value list gzip without q=0? */
+static bool http_accepts_gzip(const char *value)
+{
+  const char *p = value;
+  while (*p) {
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    const char *tok = p;
+    while (*p && *p != ',' && *p != ';' && *p != ' ' && *p != '\t')
+      p++;
+    bool is_gzip = p - tok == 4 && strncasecmp(tok, "gzip", 4) == 0;
+    bool is_refused = false;
+    while (*p && *p != ',') {
+      if (*p++ != ';')
+        continue;
+      while (*p == ' ' || *p == '\t')
+        p++;
+      if ((*p == 'q' || *p == 'Q') && p[1] == '=')
+        is_refused = http_q_is_zero(p + 2);
+    }
+    if (is_gzip && !is_refused)
+      return true;
+  }
+  return false;
+}
+
+static const char *http_arg(struct MHD_Connection *c, const char *name)
+{
+  return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* download_open() refused: its status and line as text/plain (spec §10 row 26). */
+static enum MHD_Result http_download_error(struct MHD_Connection *c, enum bh_err rc, int status,
+                                           char text[256])
+{
+  if (status < 200 || status > 599)
+    status = bh_err_http(rc);
+  text[255] = '\0';
+  char body[260];
+  int n = snprintf(body, sizeof body, "%s\n", text[0] ? text : bh_err_text(rc));
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+  return http_send(c, (unsigned)status, resp, TEXT_TYPE);
+}
+
+static enum MHD_Result http_download(struct http_req *r, struct MHD_Connection *c,
+                                     const char *method, const char *upload, size_t *upload_size,
+                                     bool is_first)
+{
+  (void)upload;
+  /* Answered at the end of the request, so a body (the JS client POSTs "null") is read and
+   * ignored and the connection stays usable. */
+  if (is_first)
+    return MHD_YES;
+  if (*upload_size > 0) {
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  struct rpc_origin origin = {r->peer, http_header_token(c)};
+  const char *token = http_arg(c, "token");
+  const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+  struct download_request req = {
+      .token = token ? token : origin.header_token,
+      .topic_id = http_arg(c, "topicId"),
+      .zip = http_arg(c, "zip"),
+      .mime = http_arg(c, "mime"),
+      .action = http_arg(c, "action"),
+      .edid = http_arg(c, "edid"),
+      .accept_gzip = ae && http_accepts_gzip(ae),
+  };
+  struct download *d = NULL;
+  struct download_head head = {.status = MHD_HTTP_OK, .size = -1};
+  int err_status = 0;
+  char err_text[256] = "";
+  enum bh_err rc = download_open(r->t->rpc, &req, &origin, &d, &head, &err_status, err_text);
+  if (rc != BH_OK)
+    return http_download_error(c, rc, err_status, err_text);
+
+  struct http_dl *dl = calloc(1, sizeof *dl);
+  if (!dl) {
+    download_close(d, false);
+    return MHD_NO;
+  }
+  dl->d = d;
+  dl->size = head.size < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)head.size;
+  /* An empty body is all sent once the request completes; HEAD never sends one. */
+  dl->is_at_end = dl->size == 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0;
+  /* MHD_SIZE_UNKNOWN: chunked for HTTP/1.1, end by closing for HTTP/1.0. */
+  struct MHD_Response *resp = MHD_create_response_from_callback(dl->size, DOWNLOAD_BLOCK_BYTES,
+                                                                http_dl_read, dl, http_dl_free);
+  if (!resp) {
+    http_dl_free(dl);
+    return MHD_NO;
+  }
+  head.content_type[sizeof head.content_type - 1] = '\0';
+  head.content_disposition[sizeof head.content_disposition - 1] = '\0';
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          head.content_type[0] ? head.content_type : "application/octet-stream");
+  if (head.content_disposition[0])
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, head.content_disposition);
+  if (head.gzip)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+  http_add_cors(resp, c);
+  unsigned status = head.status >= 200 && head.status <= 299 ? (unsigned)head.status : MHD_HTTP_OK;
+  enum MHD_Result qrc = MHD_queue_response(c, status, resp);
+  if (qrc == MHD_YES)
+    r->dl = dl;               /* http_completed() tells it whether the request ended well */
+  MHD_destroy_response(resp); /* frees dl now if it was not queued */
+  return qrc;
+}
+
 /* --- routing ------------------------------------------------------------------------- */
 
-/* /upload and /download slot in here. */
 static const struct http_route http_routes[] = {
     {"/json", http_json},
     {"/stream", http_stream},
+    {"/upload", http_upload},
+    {"/download", http_download},
 };
 
 static const struct http_route *http_route_find(const char *url)
@@ -391,7 +1041,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
       return MHD_YES;
     }
     r->has_answer = false;
-    return http_send_static(c, r->answer_status, r->answer_text);
+    return http_send_allow(c, r->answer_status, r->answer_text, r->answer_allow);
   }
   if (!r->route)
     return MHD_NO; /* cannot happen: every first call answers or routes */
@@ -401,12 +1051,15 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
 static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                            enum MHD_RequestTerminationCode toe)
 {
-  (void)cls;
   (void)c;
-  (void)toe;
+  struct transport *t = cls;
   struct http_req *r = *con_cls;
   if (!r)
     return;
+  if (r->up)
+    http_upload_free(t, r->up);
+  if (r->dl)
+    r->dl->is_sent = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK; /* MHD frees it right after */
   if (r->has_reply)
     rpc_reply_free(&r->reply); /* the client went away while its reply was held */
   free(r->body);
@@ -458,7 +1111,10 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
   t->cfg = cfg;
   t->rpc = rpc;
   t->listen_fd = MHD_INVALID_SOCKET;
-  enum bh_err rc = loop_start(&t->loop, cfg->rpc_workers);
+  enum bh_err rc = BH_INTERNAL;
+  if (pthread_mutex_init(&t->wake_lock, NULL) != 0)
+    goto fail_lock;
+  rc = loop_start(&t->loop, cfg->rpc_workers);
   if (rc != BH_OK)
     goto fail_loop;
   rc = ws_hub_new(&t->ws, t->loop, cfg, rpc);
@@ -523,6 +1179,8 @@ fail_hub:
   loop_stop(t->loop, NULL, NULL);
   loop_free(t->loop);
 fail_loop:
+  pthread_mutex_destroy(&t->wake_lock);
+fail_lock:
   free(t);
   return rc;
 }
@@ -537,14 +1195,19 @@ void transport_stop(struct transport *t)
   if (!t)
     return;
   /* 1. No new connections. 2. The loop closes every session (1001) and resumes every
-   * delayed reply: MHD_stop_daemon() must find no suspended connection. 3. MHD ends the
-   * rest; upgrades or delays that race with this are answered directly (loop_post fails). */
+   * delayed reply, and every upload waiting for the upload module is resumed to be
+   * dropped: MHD_stop_daemon() must find no suspended connection. 3. MHD ends the rest;
+   * upgrades or delays that race with this are answered directly (loop_post fails), and
+   * uploads are not suspended again (is_stopping). Upload callbacks that come later find
+   * their request detached. */
   t->listen_fd = MHD_quiesce_daemon(t->daemon);
   loop_stop(t->loop, transport_on_stop, t);
+  http_wake_stop_all(t);
   MHD_stop_daemon(t->daemon);
   if (t->listen_fd != MHD_INVALID_SOCKET)
     close(t->listen_fd);
   loop_free(t->loop); /* only now: MHD threads could still call loop_post() until here */
   ws_hub_free(t->ws);
+  pthread_mutex_destroy(&t->wake_lock);
   free(t);
 }

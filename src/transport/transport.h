@@ -1,5 +1,6 @@
-/* transport.h: the network edge. An HTTP daemon (libmicrohttpd, epoll) serves /json and
- * hands /stream upgrades to a libuv loop thread that runs the WebSocket sessions (wslay).
+/* transport.h: the network edge. An HTTP daemon (libmicrohttpd, epoll) serves /json,
+ * /upload and /download (streaming both into and out of the checkin module) and hands
+ * /stream upgrades to a libuv loop thread that runs the WebSocket sessions (wslay).
  * Only this module includes microhttpd.h, wslay.h and uv.h. */
 #ifndef BH_TRANSPORT_H
 #define BH_TRANSPORT_H

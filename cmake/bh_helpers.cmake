@@ -2,7 +2,9 @@
 add_library(bh_warnings INTERFACE)
 target_compile_options(bh_warnings INTERFACE
   -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-  -Wformat=2 -Wno-unused-parameter -Wvla)
+  -Wformat=2 -Wno-unused-parameter -Wvla
+  # method and option tables leave trailing fields at their defaults
+  -Wno-missing-field-initializers)
 
 if(BH_SANITIZE)
   add_compile_options(-fsanitize=${BH_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer -g)

@@ -72,6 +72,8 @@ static int first_admin(struct rpc *rpc, struct store *st, const struct bh_config
       rc = -1;
     }
   }
+  if (ev)
+    model_free(&m);
   events_free(ev);
   return rc;
 }

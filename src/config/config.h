@@ -33,6 +33,15 @@ struct bh_config {
   int64_t login_fail_delay_max_ms;
   int64_t argon2_ops_limit; /* libsodium crypto_pwhash opslimit */
   int64_t argon2_mem_limit_kib;
+  /* check-ins, downloads, long actions */
+  int64_t max_upload_bytes;           /* largest model file (after decompression) */
+  int64_t checkin_queue_bytes;        /* upload bytes waiting for the check-in worker */
+  int64_t checkin_initiate_timeout_s; /* an initiated check-in without data frees the project */
+  int64_t max_checkins;               /* check-ins running at once */
+  int64_t topic_keep_s;               /* an ended progress topic is kept this long */
+  int64_t max_download_data_bytes;    /* largest model getDownloadData returns in Base64 */
+  int64_t fetch_timeout_s;            /* checkinFromUrl: whole transfer */
+  int64_t fetch_connect_timeout_s;
   /* store */
   char *sqlite_synchronous; /* "full" or "normal" */
 };

@@ -50,6 +50,16 @@ const char *events_type_name(enum event_type t)
     return "newProject";
   case EV_NEW_USER:
     return "newUser";
+  case EV_NEW_REVISION:
+    return "newRevision";
+  case EV_NEW_EXTENDED_DATA:
+    return "newExtendedData";
+  case EV_PROGRESS:
+    return "progress";
+  case EV_TOPIC_NEW:
+    return "newTopic";
+  case EV_TOPIC_CLOSED:
+    return "closedTopic";
   }
   return "unknown";
 }

@@ -9,15 +9,26 @@
 #include "common/bh_err.h"
 
 enum event_type {
-  EV_NEW_PROJECT, /* poid; uoid = creator */
-  EV_NEW_USER,    /* uoid = the new user; actor_uoid = who added it (-1: setup/self) */
+  EV_NEW_PROJECT,       /* poid; uoid = creator */
+  EV_NEW_USER,          /* uoid = the new user; actor_uoid = who added it (-1: setup/self) */
+  EV_NEW_REVISION,      /* poid, roid; actor_uoid = who checked it in; service_oid */
+  EV_NEW_EXTENDED_DATA, /* edid, roid (-1: on a project), poid; actor_uoid */
+  EV_PROGRESS,          /* topic_id: its state changed and is to be sent (topics.h) */
+  EV_TOPIC_NEW,         /* topic_id, topic_kind, poid, roid */
+  EV_TOPIC_CLOSED,      /* topic_id, topic_kind, poid, roid */
 };
 
+/* Fields an event type does not use are -1. */
 struct event {
   enum event_type type;
   int64_t poid;
   int64_t uoid;
   int64_t actor_uoid;
+  int64_t roid;
+  int64_t edid;
+  int64_t topic_id;
+  int topic_kind; /* enum topic_kind */
+  int64_t service_oid;
 };
 
 typedef void (*events_cb)(const struct event *e, void *arg);

@@ -13,6 +13,9 @@
 
 struct events;
 struct bh_config;
+struct blob_store;
+struct topics;
+struct checkins;
 
 enum user_type { USER_SYSTEM, USER_ADMIN, USER_USER, USER_READ_ONLY, USER_MONITOR };
 enum object_state { STATE_ACTIVE = 0, STATE_DELETED = 1 };
@@ -30,13 +33,19 @@ struct model {
   struct store *st;
   struct events *ev;
   const struct bh_config *cfg;
+  struct blob_store *blobs;  /* model files and uploaded files */
+  struct topics *topics;     /* progress topics and long actions */
+  struct checkins *checkins; /* running check-ins and project reservations (set by rpc) */
   int64_t start_ms;
   char server_uuid[40];
   _Atomic bool running; /* cached: once set up, a server never goes back to NOT_SETUP */
 };
 
+/* Opens the blob store under cfg->data_dir (removing leftovers of a crash) and makes the
+ * topic registry. Free with model_free(). */
 enum bh_err model_init(struct model *m, struct store *st, struct events *ev,
                        const struct bh_config *cfg);
+void model_free(struct model *m);
 
 /* ---- server (model/server.c) ---- */
 enum server_state model_server_state(struct model *m);
@@ -97,6 +106,9 @@ enum bh_err project_update(struct model *m, const struct actor *who,
 /* deleteProject / undeleteProject: the project and its sub-projects change state. */
 enum bh_err project_set_deleted(struct model *m, const struct actor *who, int64_t poid,
                                 bool deleted, struct bh_why *why);
+/* A revision whose project the actor may read; "Revision does not exist" otherwise. */
+enum bh_err revision_get_readable(struct model *m, const struct actor *who, int64_t roid,
+                                  struct revision_rec *out, struct bh_why *why);
 enum bh_err project_add_user(struct model *m, const struct actor *who, int64_t uoid, int64_t poid,
                              struct bh_why *why);
 enum bh_err project_remove_user(struct model *m, const struct actor *who, int64_t uoid,

@@ -39,6 +39,8 @@ static void rights_follow_the_tree_and_events_follow_commits(void **state)
   config_init(&cfg);
   cfg.argon2_mem_limit_kib = 8192;
   cfg.argon2_ops_limit = 1;
+  free(cfg.data_dir);
+  cfg.data_dir = strdup(dir);
   struct store_options so = {.dir = dir};
   struct store *st;
   assert_int_equal(store_open(&st, &so), BH_OK);
@@ -107,6 +109,7 @@ static void rights_follow_the_tree_and_events_follow_commits(void **state)
   user_rec_clear(&admin_u);
   user_rec_clear(&bob_u);
   user_rec_clear(&eve_u);
+  model_free(&m);
   events_free(ev);
   store_close(st);
   config_free(&cfg);

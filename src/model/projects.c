@@ -201,8 +201,14 @@ enum bh_err project_create(struct model *m, const struct actor *who, const char 
   }
   rc = store_project_get(m->st, p.poid, out);
   if (rc == BH_OK) {
-    struct event e = {
-        .type = EV_NEW_PROJECT, .poid = p.poid, .uoid = who->uoid, .actor_uoid = who->uoid};
+    struct event e = {.type = EV_NEW_PROJECT,
+                      .poid = p.poid,
+                      .uoid = who->uoid,
+                      .actor_uoid = who->uoid,
+                      .roid = -1,
+                      .edid = -1,
+                      .topic_id = -1,
+                      .service_oid = -1};
     events_publish(m->ev, &e);
   }
 out:
@@ -377,4 +383,24 @@ enum bh_err project_remove_user(struct model *m, const struct actor *who, int64_
     return rc;
   rc = store_right_remove(m->st, uoid, poid);
   return rc == BH_OK ? BH_OK : bh_fail(why, rc, "Database error");
+}
+
+enum bh_err revision_get_readable(struct model *m, const struct actor *who, int64_t roid,
+                                  struct revision_rec *out, struct bh_why *why)
+{
+  enum bh_err rc = store_revision_get(m->st, roid, out);
+  if (rc == BH_NOTFOUND)
+    return bh_fail(why, rc, "Revision does not exist");
+  if (rc != BH_OK)
+    return bh_fail(why, rc, "Database error");
+  struct project_rec p;
+  rc = store_project_get(m->st, out->poid, &p);
+  bool ok = rc == BH_OK && project_can_read(m, who, &p);
+  if (rc == BH_OK)
+    project_rec_clear(&p);
+  if (!ok) {
+    revision_rec_clear(out);
+    return bh_fail(why, BH_NOTFOUND, "Revision does not exist");
+  }
+  return BH_OK;
 }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions/topics.h"
+#include "blob/blob.h"
 #include "common/bh_log.h"
 #include "common/bh_time.h"
 #include "config/config.h"
@@ -28,6 +30,14 @@ enum bh_err model_init(struct model *m, struct store *st, struct events *ev,
   m->ev = ev;
   m->cfg = cfg;
   m->start_ms = bh_now_ms();
+  enum bh_err rc = blob_store_open(&m->blobs, cfg->data_dir);
+  if (rc != BH_OK)
+    return rc;
+  m->topics = topics_new(ev, cfg->topic_keep_s * 1000);
+  if (!m->topics) {
+    model_free(m);
+    return BH_NOMEM;
+  }
   char *uuid = NULL;
   if (store_setting_get(st, "serverUuid", &uuid) == BH_OK) {
     snprintf(m->server_uuid, sizeof m->server_uuid, "%s", uuid);
@@ -35,7 +45,18 @@ enum bh_err model_init(struct model *m, struct store *st, struct events *ev,
     return BH_OK;
   }
   new_uuid(m->server_uuid);
-  return store_setting_set(st, "serverUuid", m->server_uuid);
+  rc = store_setting_set(st, "serverUuid", m->server_uuid);
+  if (rc != BH_OK)
+    model_free(m);
+  return rc;
+}
+
+void model_free(struct model *m)
+{
+  topics_free(m->topics);
+  m->topics = NULL;
+  blob_store_close(m->blobs);
+  m->blobs = NULL;
 }
 
 enum server_state model_server_state(struct model *m)

@@ -137,7 +137,14 @@ enum bh_err user_create(struct model *m, const struct actor *who, const char *us
   rc = store_user_get(m->st, u.uoid, out);
   if (rc != BH_OK)
     return bh_fail(why, rc, "Database error");
-  struct event e = {.type = EV_NEW_USER, .uoid = u.uoid, .poid = -1, .actor_uoid = who->uoid};
+  struct event e = {.type = EV_NEW_USER,
+                    .uoid = u.uoid,
+                    .poid = -1,
+                    .actor_uoid = who->uoid,
+                    .roid = -1,
+                    .edid = -1,
+                    .topic_id = -1,
+                    .service_oid = -1};
   events_publish(m->ev, &e);
   return BH_OK;
 }

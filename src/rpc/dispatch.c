@@ -8,13 +8,24 @@
 #include <string.h>
 
 #include "auth/token.h"
+#include "checkin/checkin.h"
 #include "common/bh_log.h"
 #include "common/bh_time.h"
 #include "config/config.h"
 #include "rpc/rpc_internal.h"
 
+/* An interface may be described by several tables (ServiceInterface is large): they are
+ * listed together and searched in order. */
 const struct rpc_iface *const rpc_ifaces[] = {
-    &rpc_iface_admin, &rpc_iface_auth, &rpc_iface_meta, &rpc_iface_service, &rpc_iface_settings,
+    &rpc_iface_admin,
+    &rpc_iface_auth,
+    &rpc_iface_meta,
+    &rpc_iface_registry,
+    &rpc_iface_plugin,
+    &rpc_iface_service,
+    &rpc_iface_service_checkin,
+    &rpc_iface_service_extdata,
+    &rpc_iface_settings,
 };
 const size_t rpc_iface_count = sizeof rpc_ifaces / sizeof rpc_ifaces[0];
 
@@ -30,6 +41,12 @@ enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store 
   pthread_mutex_init(&rpc->token_cache_lock, NULL);
   rpc->token_cache = calloc(TOKEN_CACHE_SLOTS, sizeof *rpc->token_cache);
   enum bh_err rc = rpc->token_cache ? model_init(&rpc->model, st, ev, cfg) : BH_NOMEM;
+  if (rc == BH_OK) {
+    rpc->checkins = checkins_new(&rpc->model);
+    rpc->model.checkins = rpc->checkins;
+    if (!rpc->checkins)
+      rc = BH_NOMEM;
+  }
   if (rc == BH_OK) {
     rpc->throttle =
         throttle_new((unsigned)cfg->login_fail_delay_ms, (unsigned)cfg->login_fail_delay_max_ms);
@@ -49,6 +66,8 @@ void rpc_free(struct rpc *rpc)
   if (!rpc)
     return;
   throttle_free(rpc->throttle);
+  checkins_free(rpc->checkins); /* waits for running check-ins */
+  model_free(&rpc->model);
   pthread_mutex_destroy(&rpc->endpoint_lock);
   pthread_mutex_destroy(&rpc->token_cache_lock);
   free(rpc->token_cache);
@@ -286,11 +305,16 @@ static const struct rpc_iface *find_iface(const char *name)
   return NULL;
 }
 
-static const struct rpc_method *find_method(const struct rpc_iface *ifc, const char *name)
+const struct rpc_method *rpc_find_method(const struct rpc_iface *ifc, const char *name)
 {
-  for (size_t i = 0; i < ifc->count; i++)
-    if (strcmp(ifc->methods[i].name, name) == 0)
-      return &ifc->methods[i];
+  for (size_t k = 0; k < rpc_iface_count; k++) {
+    const struct rpc_iface *t = rpc_ifaces[k];
+    if (strcmp(t->name, ifc->name) != 0)
+      continue;
+    for (size_t i = 0; i < t->count; i++)
+      if (strcmp(t->methods[i].name, name) == 0)
+        return &t->methods[i];
+  }
   return NULL;
 }
 
@@ -375,11 +399,11 @@ json_t *rpc_run_request(struct rpc *rpc, json_t *request, const char *token,
   const struct rpc_iface *ifc = find_iface(iname);
   if (!ifc)
     return fail_json(BH_NOTFOUND, "No service found with name %s", iname);
-  const struct rpc_method *m = mname ? find_method(ifc, mname) : NULL;
+  const struct rpc_method *m = mname ? rpc_find_method(ifc, mname) : NULL;
   if (!m) {
     const char *other = NULL;
     for (size_t i = 0; mname && !other && i < rpc_iface_count; i++)
-      if (rpc_ifaces[i] != ifc && find_method(rpc_ifaces[i], mname))
+      if (strcmp(rpc_ifaces[i]->name, ifc->name) != 0 && rpc_find_method(rpc_ifaces[i], mname))
         other = rpc_ifaces[i]->name;
     if (other)
       return fail_json(BH_NOTFOUND, "Method %s not found on %s (suggestion: %s)", mname, ifc->name,
@@ -397,14 +421,17 @@ json_t *rpc_run_request(struct rpc *rpc, json_t *request, const char *token,
   size_t declared = 0;
   while (m->params[declared].name)
     declared++;
+  size_t required = 0;
+  for (size_t i = 0; i < declared; i++)
+    required += !m->params[i].optional;
   if (!json_is_object(params)) {
-    if (declared > 0)
+    if (required > 0)
       return fail_json(BH_BADREQUEST, "Missing 'parameters' field, expected %zu parameters",
                        declared);
     params = NULL;
   }
   for (size_t i = 0; i < declared; i++)
-    if (!json_object_get(params, m->params[i].name))
+    if (!m->params[i].optional && !json_object_get(params, m->params[i].name))
       return fail_json(BH_BADREQUEST, "Missing parameter: %s -> %s", m->name, m->params[i].name);
   c.params = params ? params : json_object();
   if (!c.params)

@@ -1,5 +1,6 @@
 /* iface_meta.c: MetaInterface (spec §4.3), answered from the method tables themselves, so
  * it lists exactly what bimhub serves. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,11 +53,10 @@ static const struct rpc_method *method_by_name(struct rpc_call *c, const struct 
   const char *name;
   if (rpc_param_string(c, param, &name) != BH_OK || !name)
     return NULL;
-  for (size_t i = 0; i < ifc->count; i++)
-    if (strcmp(ifc->methods[i].name, name) == 0)
-      return &ifc->methods[i];
-  bh_fail(&c->why, BH_NOTFOUND, "Method %s not found on %s", name, ifc->name);
-  return NULL;
+  const struct rpc_method *m = rpc_find_method(ifc, name);
+  if (!m)
+    bh_fail(&c->why, BH_NOTFOUND, "Method %s not found on %s", name, ifc->name);
+  return m;
 }
 
 static json_t *method_json(const struct rpc_method *m)
@@ -72,9 +72,15 @@ static json_t *method_json(const struct rpc_method *m)
 
 static enum bh_err meta_get_service_interfaces(struct rpc_call *c)
 {
-  const struct rpc_iface *sorted[16];
-  size_t n = rpc_iface_count < 16 ? rpc_iface_count : 16;
-  memcpy(sorted, rpc_ifaces, n * sizeof sorted[0]);
+  const struct rpc_iface *sorted[32];
+  size_t n = 0;
+  for (size_t i = 0; i < rpc_iface_count && n < 32; i++) {
+    bool seen = false;
+    for (size_t k = 0; k < n; k++)
+      seen = seen || strcmp(sorted[k]->name, rpc_ifaces[i]->name) == 0;
+    if (!seen)
+      sorted[n++] = rpc_ifaces[i];
+  }
   qsort(sorted, n, sizeof sorted[0], iface_cmp);
   json_t *a = json_array();
   for (size_t i = 0; a && i < n; i++)
@@ -93,14 +99,21 @@ static enum bh_err meta_get_service_methods(struct rpc_call *c)
   const struct rpc_iface *ifc = iface_by_name(c, "serviceInterfaceName");
   if (!ifc)
     return BH_NOTFOUND;
-  const struct rpc_method **sorted = malloc(ifc->count * sizeof *sorted);
+  size_t total = 0;
+  for (size_t k = 0; k < rpc_iface_count; k++)
+    if (strcmp(rpc_ifaces[k]->name, ifc->name) == 0)
+      total += rpc_ifaces[k]->count;
+  const struct rpc_method **sorted = malloc((total ? total : 1) * sizeof *sorted);
   if (!sorted)
     return BH_NOMEM;
-  for (size_t i = 0; i < ifc->count; i++)
-    sorted[i] = &ifc->methods[i];
-  qsort(sorted, ifc->count, sizeof *sorted, method_cmp);
+  size_t n = 0;
+  for (size_t k = 0; k < rpc_iface_count; k++)
+    if (strcmp(rpc_ifaces[k]->name, ifc->name) == 0)
+      for (size_t i = 0; i < rpc_ifaces[k]->count; i++)
+        sorted[n++] = &rpc_ifaces[k]->methods[i];
+  qsort(sorted, n, sizeof *sorted, method_cmp);
   json_t *a = json_array();
-  for (size_t i = 0; a && i < ifc->count; i++)
+  for (size_t i = 0; a && i < n; i++)
     json_array_append_new(a, method_json(sorted[i]));
   free(sorted);
   return rpc_ok(c, a);

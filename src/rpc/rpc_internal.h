@@ -31,6 +31,7 @@ enum rpc_flags {
 struct rpc_param {
   const char *name;
   const char *type; /* Java type as MetaInterface reports it: "long", "String", "SProject" */
+  bool optional;    /* may be left out: bimserverapi 0.0.167 omits it (spec §10 row 3) */
 };
 
 struct rpc_call;
@@ -58,10 +59,13 @@ struct rpc_iface {
   const struct rpc_iface var = {iname, table, sizeof table / sizeof table[0]}
 
 extern const struct rpc_iface rpc_iface_auth, rpc_iface_admin, rpc_iface_settings, rpc_iface_meta,
-    rpc_iface_service;
-/* Every interface bimhub serves, in the order MetaInterface lists them (by full name). */
+    rpc_iface_service, rpc_iface_service_checkin, rpc_iface_service_extdata, rpc_iface_plugin,
+    rpc_iface_registry;
+/* Every method table bimhub serves; several may share an interface name. */
 extern const struct rpc_iface *const rpc_ifaces[];
 extern const size_t rpc_iface_count;
+/* A method of the interface named like ifc, from any of its tables, or NULL. */
+const struct rpc_method *rpc_find_method(const struct rpc_iface *ifc, const char *name);
 
 /* Recently resolved tokens, so a call does not cost two database reads. An entry lives at
  * most TOKEN_CACHE_TTL_MS and never past the token's expiry; logout drops it. */
@@ -75,6 +79,7 @@ struct token_cache_slot {
 
 struct rpc {
   const struct bh_config *cfg;
+  struct checkins *checkins;
   pthread_mutex_t token_cache_lock;
   struct token_cache_slot *token_cache; /* TOKEN_CACHE_SLOTS entries */
   struct model model;

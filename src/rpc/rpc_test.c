@@ -34,6 +34,8 @@ static int setup(void **state)
   f->cfg.login_fail_delay_ms = 50;
   f->cfg.argon2_mem_limit_kib = 8192;
   f->cfg.argon2_ops_limit = 1;
+  free(f->cfg.data_dir);
+  f->cfg.data_dir = strdup(f->dir);
   struct store_options so = {.dir = f->dir};
   assert_int_equal(store_open(&f->st, &so), BH_OK);
   f->ev = events_new();
@@ -42,6 +44,7 @@ static int setup(void **state)
   model_init(&m, f->st, f->ev, &f->cfg);
   struct bh_why why;
   assert_int_equal(model_setup(&m, NULL, "t", "", "", "Admin", "admin@x.test", "pw", &why), BH_OK);
+  model_free(&m);
   *state = f;
   return 0;
 }

@@ -1,10 +1,15 @@
 /* sobj.c: encoders of the S-objects bimhub sends. Field lists follow spec §5. */
 #include "rpc/sobj.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "actions/topics.h"
+#include "checkin/checkin.h"
 #include "config/config.h"
+#include "model/plugins.h"
 
 static int key_cmp(const void *a, const void *b)
 {
@@ -116,27 +121,33 @@ json_t *sobj_project(struct model *m, const struct project_rec *p)
     kid_ids[nkids++] = kids.v[i].poid;
   project_list_clear(&kids);
 
+  int64_t *eds = NULL, *revs = NULL;
+  size_t neds = 0, nrevs = 0;
+  store_ed_ids_of_project(m->st, p->poid, &eds, &neds);
+  store_revision_ids(m->st, p->poid, &revs, &nrevs);
   sobj_std(f, p->poid, NULL);
-  json_object_set_new(f, "checkinInProgress", json_integer(0));
+  json_object_set_new(f, "checkinInProgress",
+                      json_integer(checkins_topic_of_project(m->checkins, p->poid)));
   json_object_set_new(f, "checkouts", json_array());
-  json_object_set_new(f, "concreteRevisions", json_array());
+  json_object_set_new(f, "concreteRevisions", sobj_ids(revs, nrevs));
   json_object_set_new(f, "createdById", json_integer(p->created_by));
   json_object_set_new(f, "createdDate", nullable_ms(p->created_ms));
   json_object_set_new(f, "description", sobj_text(p->description));
   json_object_set_new(f, "exportLengthMeasurePrefix",
                       json_string(p->export_prefix ? p->export_prefix : "meter"));
-  json_object_set_new(f, "extendedData", json_array());
+  json_object_set_new(f, "extendedData", sobj_ids(eds, neds));
   json_object_set_new(f, "geoTagId", json_integer(-1));
   json_object_set_new(f, "hasAuthorizedUsers", sobj_ids(users, nusers));
   json_object_set_new(f, "id", json_integer(p->number));
-  json_object_set_new(f, "lastConcreteRevisionId", json_integer(-1));
-  json_object_set_new(f, "lastRevisionId", json_integer(-1));
+  int64_t last = nrevs ? revs[nrevs - 1] : -1;
+  json_object_set_new(f, "lastConcreteRevisionId", json_integer(last));
+  json_object_set_new(f, "lastRevisionId", json_integer(last));
   json_object_set_new(f, "logs", json_array());
   json_object_set_new(f, "modelCheckers", json_array());
   json_object_set_new(f, "name", sobj_text(p->name));
   json_object_set_new(f, "newServices", json_array());
   json_object_set_new(f, "parentId", json_integer(p->parent));
-  json_object_set_new(f, "revisions", json_array());
+  json_object_set_new(f, "revisions", sobj_ids(revs, nrevs));
   json_object_set_new(f, "schema", sobj_text(p->schema));
   json_object_set_new(f, "sendEmailOnNewRevision", json_boolean(p->send_email_on_new_revision));
   json_object_set_new(f, "services", json_array());
@@ -144,6 +155,8 @@ json_t *sobj_project(struct model *m, const struct project_rec *p)
   json_object_set_new(f, "subProjects", sobj_ids(kid_ids, nkids));
   free(users);
   free(kid_ids);
+  free(eds);
+  free(revs);
   return sobj_finish("SProject", f);
 }
 
@@ -253,4 +266,200 @@ json_t *sobj_user_settings(struct model *m, int64_t uoid)
     json_object_set_new(f, lists[i], json_array());
   (void)uoid;
   return sobj_finish("SUserSettings", f);
+}
+
+json_t *sobj_long_action_state(const struct topic_info *t)
+{
+  if (!t->has_state)
+    return json_object(); /* nothing sent yet: BIMserver's getProgress gives {} */
+  const struct topic_state *s = &t->state;
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  sobj_std(f, -1, NULL);
+  json_object_set_new(f, "end", nullable_ms(s->end_ms));
+  json_t *errors = json_array();
+  if (s->error[0])
+    json_array_append_new(errors, json_string(s->error));
+  json_object_set_new(f, "errors", errors);
+  json_object_set_new(f, "infos", json_array());
+  json_object_set_new(f, "progress", json_integer(s->progress));
+  json_object_set_new(f, "stage", json_integer(s->stage));
+  json_object_set_new(f, "start", nullable_ms(s->start_ms));
+  json_object_set_new(f, "state", json_string(action_state_name(s->state)));
+  json_object_set_new(f, "title", json_string(s->title));
+  json_object_set_new(f, "topicId", json_integer(t->id));
+  json_object_set_new(f, "warnings", json_array());
+  if (s->is_checkin) {
+    json_object_set_new(f, "deserializeErrorCode", json_integer(s->deserialize_error_code));
+    json_object_set_new(f, "roid", json_integer(s->roid));
+    return sobj_finish("SLongCheckinActionState", f);
+  }
+  return sobj_finish("SLongActionState", f);
+}
+
+json_t *sobj_revision(struct model *m, const struct revision_rec *r)
+{
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  int64_t *eds = NULL;
+  size_t neds = 0;
+  store_ed_ids_of_revision(m->st, r->roid, -1, &eds, &neds);
+  sobj_std(f, r->roid, NULL);
+  json_object_set_new(f, "bmi", json_integer(0));
+  json_object_set_new(f, "bounds", json_null());
+  json_object_set_new(f, "boundsMm", json_null());
+  json_object_set_new(f, "boundsUntransformed", json_null());
+  json_object_set_new(f, "boundsUntransformedMm", json_null());
+  json_object_set_new(f, "checkouts", json_array());
+  json_object_set_new(f, "comment", sobj_text(r->comment));
+  int64_t self = r->roid;
+  json_object_set_new(f, "concreteRevisions", sobj_ids(&self, 1));
+  json_object_set_new(f, "date", json_integer(r->created_ms));
+  json_object_set_new(f, "densityCollectionId", json_integer(-1));
+  json_object_set_new(f, "extendedData", sobj_ids(eds, neds));
+  json_object_set_new(f, "hasGeometry", json_false());
+  json_object_set_new(f, "id", json_integer(r->number));
+  json_object_set_new(f, "lastConcreteRevisionId", json_integer(r->roid));
+  json_object_set_new(f, "lastError", json_null());
+  json_object_set_new(f, "logs", json_array());
+  json_object_set_new(f, "nrPrimitives", json_integer(0));
+  json_object_set_new(f, "projectId", json_integer(r->poid));
+  json_object_set_new(f, "serviceId", json_integer(r->service_oid));
+  json_object_set_new(f, "servicesLinked", json_array());
+  json_object_set_new(f, "size", json_integer(r->object_count));
+  json_object_set_new(f, "tag", sobj_text(r->tag));
+  json_object_set_new(f, "userId", json_integer(r->uoid));
+  free(eds);
+  return sobj_finish("SRevision", f);
+}
+
+static void plugin_config_fields(json_t *f, int64_t oid, const struct plugin_def *p,
+                                 int64_t descriptor_oid)
+{
+  sobj_std(f, oid, NULL);
+  json_object_set_new(f, "description", json_string(p->description));
+  json_object_set_new(f, "enabled", json_true());
+  json_object_set_new(f, "name", json_string(p->name));
+  json_object_set_new(f, "pluginDescriptorId", json_integer(descriptor_oid));
+  json_object_set_new(f, "settingsId", json_integer(-1));
+  json_object_set_new(f, "userSettingsId", json_integer(-1));
+}
+
+json_t *sobj_plugin_config(struct model *m, int64_t uoid, const struct plugin_def *p)
+{
+  int64_t oid = -1, descriptor = -1;
+  if (plugin_config_oid(m, uoid, p, &oid) != BH_OK ||
+      plugin_descriptor_oid(m, p, &descriptor) != BH_OK)
+    return NULL;
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  plugin_config_fields(f, oid, p, descriptor);
+  if (!p->is_serializer)
+    return sobj_finish("SDeserializerPluginConfiguration", f);
+  json_object_set_new(f, "objectIDMId", json_integer(-1));
+  json_object_set_new(f, "renderEngineId", json_integer(-1));
+  json_object_set_new(f, "streaming", json_true());
+  return sobj_finish("SSerializerPluginConfiguration", f);
+}
+
+json_t *sobj_plugin_descriptor(struct model *m, const struct plugin_def *p)
+{
+  int64_t oid = -1;
+  if (plugin_descriptor_oid(m, p, &oid) != BH_OK)
+    return NULL;
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  sobj_std(f, oid, NULL);
+  json_object_set_new(f, "configurations", json_array());
+  json_object_set_new(f, "description", json_string(p->description));
+  json_object_set_new(f, "enabled", json_true());
+  json_object_set_new(f, "identifier", json_string(p->class_name));
+  json_object_set_new(f, "installForNewUsers", json_true());
+  json_object_set_new(f, "location", json_null());
+  json_object_set_new(f, "name", json_string(p->name));
+  json_object_set_new(f, "pluginBundleVersionId", json_integer(-1));
+  json_object_set_new(f, "pluginClassName", json_string(p->class_name));
+  json_object_set_new(f, "pluginInterfaceClassName",
+                      json_string(p->is_serializer
+                                      ? "org.bimserver.plugins.serializers.SerializerPlugin"
+                                      : "org.bimserver.plugins.deserializers.DeserializerPlugin"));
+  json_object_set_new(f, "settingsId", json_integer(-1));
+  return sobj_finish("SPluginDescriptor", f);
+}
+
+json_t *sobj_file(const struct file_rec *fr, json_t *data_b64)
+{
+  json_t *f = json_object();
+  if (!f) {
+    json_decref(data_b64);
+    return NULL;
+  }
+  sobj_std(f, fr->oid, NULL);
+  json_object_set_new(f, "data", data_b64 ? data_b64 : json_null());
+  json_object_set_new(f, "filename", sobj_text(fr->filename));
+  json_object_set_new(f, "mime", sobj_text(fr->mime));
+  json_object_set_new(f, "size", json_integer(fr->size));
+  return sobj_finish("SFile", f);
+}
+
+json_t *sobj_ed_schema(struct model *m, const struct ed_schema_rec *e)
+{
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  int64_t *eds = NULL;
+  size_t neds = 0;
+  store_ed_ids_of_schema(m->st, e->oid, &eds, &neds);
+  sobj_std(f, e->oid, NULL);
+  json_object_set_new(f, "contentType", sobj_text(e->content_type));
+  json_object_set_new(f, "description", sobj_text(e->description));
+  json_object_set_new(f, "extendedData", sobj_ids(eds, neds));
+  json_object_set_new(f, "fileId", json_integer(e->file_oid));
+  json_object_set_new(f, "name", sobj_text(e->name));
+  json_object_set_new(f, "size", json_integer(e->size));
+  json_object_set_new(f, "url", sobj_text(e->url));
+  json_object_set_new(f, "users", json_array());
+  free(eds);
+  return sobj_finish("SExtendedDataSchema", f);
+}
+
+json_t *sobj_extended_data(const struct ed_rec *e)
+{
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  sobj_std(f, e->oid, NULL);
+  json_object_set_new(f, "added", json_integer(e->added_ms));
+  json_object_set_new(f, "fileId", json_integer(e->file_oid));
+  json_object_set_new(f, "projectId", json_integer(e->poid));
+  json_object_set_new(f, "revisionId", json_integer(e->roid));
+  json_object_set_new(f, "schemaId", json_integer(e->schema_oid));
+  json_object_set_new(f, "size", json_integer(e->size));
+  json_object_set_new(f, "timeToGenerate", json_integer(e->time_to_generate));
+  json_object_set_new(f, "title", sobj_text(e->title));
+  json_object_set_new(f, "url", sobj_text(e->url));
+  json_object_set_new(f, "userId", json_integer(e->uoid));
+  return sobj_finish("SExtendedData", f);
+}
+
+int64_t sobj_parse_time(const char *iso)
+{
+  if (!iso)
+    return -1;
+  struct tm tm = {0};
+  int y, mo, d, h = 0, mi = 0, sec = 0;
+  if (sscanf(iso, "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &sec) < 3)
+    return -1;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  time_t t = timegm(&tm);
+  return t == (time_t)-1 ? -1 : (int64_t)t * 1000;
 }

@@ -23,4 +23,17 @@ json_t *sobj_server_info(struct model *m);
 json_t *sobj_server_settings(struct model *m);
 json_t *sobj_user_settings(struct model *m, int64_t uoid);
 
+struct topic_info;
+struct plugin_def;
+/* SLongActionState or SLongCheckinActionState of a topic; {} when nothing was sent yet. */
+json_t *sobj_long_action_state(const struct topic_info *t);
+json_t *sobj_revision(struct model *m, const struct revision_rec *r);
+json_t *sobj_plugin_config(struct model *m, int64_t uoid, const struct plugin_def *p);
+json_t *sobj_plugin_descriptor(struct model *m, const struct plugin_def *p);
+json_t *sobj_file(const struct file_rec *f, json_t *data_b64); /* data: stolen, may be null */
+json_t *sobj_ed_schema(struct model *m, const struct ed_schema_rec *e);
+json_t *sobj_extended_data(const struct ed_rec *e);
+/* Milliseconds since 1970 of an ISO 8601 time stamp as IFC headers write it, or -1. */
+int64_t sobj_parse_time(const char *iso);
+
 #endif

@@ -119,4 +119,110 @@ enum bh_err store_token_get(struct store *st, const unsigned char hash[32], stru
 enum bh_err store_token_delete(struct store *st, const unsigned char hash[32]);
 enum bh_err store_token_purge_expired(struct store *st, int64_t now_ms, int64_t *removed);
 
+/* ---- revisions (store_revisions.c) ---- */
+
+struct revision_rec {
+  int64_t roid;
+  int64_t poid;
+  int64_t number;      /* SRevision.id: 1, 2, ... per project */
+  int64_t uoid;        /* who checked it in */
+  int64_t service_oid; /* the service whose token checked it in, -1 */
+  int64_t created_ms;
+  char *comment;
+  char *tag;
+  char *blob; /* hash of the checked-in file in the blob store */
+  char *file_name;
+  int64_t file_size;
+  char *schema; /* ifc2x3tc1, ifc4, ifc4x3 */
+  int64_t object_count;
+  char *deserializer; /* plugin class that read it */
+  char *header_json;  /* the IFC header as a JSON object (SIfcHeader fields) */
+};
+void revision_rec_clear(struct revision_rec *r);
+struct revision_list {
+  struct revision_rec *v;
+  size_t n;
+};
+void revision_list_clear(struct revision_list *l);
+struct type_count {
+  char *type;
+  int64_t count;
+};
+
+/* Adds a revision with its per-type counts; r->number must be set (store_revision_count
+ * + 1 inside the same transaction). */
+enum bh_err store_revision_add(struct store *st, const struct revision_rec *r,
+                               const struct type_count *types, size_t ntypes);
+enum bh_err store_revision_get(struct store *st, int64_t roid, struct revision_rec *out);
+enum bh_err store_revision_list(struct store *st, int64_t poid, struct revision_list *out);
+enum bh_err store_revision_ids(struct store *st, int64_t poid, int64_t **ids, size_t *n);
+enum bh_err store_revision_max_number(struct store *st, int64_t poid, int64_t *n);
+enum bh_err store_revision_set_tag(struct store *st, int64_t roid, const char *tag);
+enum bh_err store_revision_set_comment(struct store *st, int64_t roid, const char *comment);
+/* Per-type counts, sorted by type. *out malloc'd; free each .type and the array. */
+enum bh_err store_revision_types(struct store *st, int64_t roid, struct type_count **out,
+                                 size_t *n);
+
+/* ---- files ---- */
+
+struct file_rec {
+  int64_t oid;
+  char *blob;
+  char *filename;
+  char *mime;
+  int64_t size;
+  int64_t uoid;
+  int64_t created_ms;
+};
+void file_rec_clear(struct file_rec *f);
+enum bh_err store_file_add(struct store *st, const struct file_rec *f);
+enum bh_err store_file_get(struct store *st, int64_t oid, struct file_rec *out);
+
+/* ---- extended data schemas and extended data ---- */
+
+struct ed_schema_rec {
+  int64_t oid;
+  char *name;
+  char *content_type;
+  char *description;
+  char *url;
+  int64_t file_oid;
+  int64_t size;
+};
+void ed_schema_rec_clear(struct ed_schema_rec *s);
+enum bh_err store_ed_schema_add(struct store *st, const struct ed_schema_rec *s);
+enum bh_err store_ed_schema_get(struct store *st, int64_t oid, struct ed_schema_rec *out);
+enum bh_err store_ed_schema_by_name(struct store *st, const char *name, struct ed_schema_rec *out);
+enum bh_err store_ed_schema_ids(struct store *st, int64_t **ids, size_t *n); /* by name */
+
+struct ed_rec {
+  int64_t oid;
+  int64_t file_oid;
+  int64_t schema_oid;
+  char *title;
+  char *url;
+  int64_t added_ms;
+  int64_t size;
+  int64_t time_to_generate;
+  int64_t uoid;
+  int64_t roid; /* -1 for extended data on a project */
+  int64_t poid;
+};
+void ed_rec_clear(struct ed_rec *e);
+enum bh_err store_ed_add(struct store *st, const struct ed_rec *e);
+enum bh_err store_ed_get(struct store *st, int64_t oid, struct ed_rec *out);
+/* Ids in insertion order: of a revision (schema_oid -1: any schema), of a project (its own,
+ * not its revisions'), of a schema. */
+enum bh_err store_ed_ids_of_revision(struct store *st, int64_t roid, int64_t schema_oid,
+                                     int64_t **ids, size_t *n);
+enum bh_err store_ed_ids_of_project(struct store *st, int64_t poid, int64_t **ids, size_t *n);
+enum bh_err store_ed_ids_of_schema(struct store *st, int64_t schema_oid, int64_t **ids, size_t *n);
+
+/* ---- plugin configuration ids ---- */
+
+/* The stable oid of (uoid, plugin): made on first use. uoid -1: the plugin's descriptor. */
+enum bh_err store_plugin_oid(struct store *st, int64_t uoid, const char *plugin, int64_t *oid);
+/* The other way round. BH_NOTFOUND for an oid that is no plugin configuration. */
+enum bh_err store_plugin_by_oid(struct store *st, int64_t oid, int64_t *uoid, char **plugin);
+
 #endif

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "common/bh_log.h"
+#include "store/store_internal.h"
 
 static const char *const migrations[] = {
     /* 1: users, projects, rights, tokens, settings */
@@ -33,6 +34,28 @@ static const char *const migrations[] = {
     " created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, service_oid INTEGER NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE INDEX tokens_expiry ON tokens(expires_ms);",
+    /* 2: revisions and their files, files, extended data, plugin configurations */
+    "CREATE TABLE revisions(roid INTEGER PRIMARY KEY, poid INTEGER NOT NULL,"
+    " number INTEGER NOT NULL, uoid INTEGER NOT NULL, service_oid INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, comment TEXT, tag TEXT, blob TEXT NOT NULL,"
+    " file_name TEXT, file_size INTEGER NOT NULL, schema TEXT NOT NULL,"
+    " object_count INTEGER NOT NULL, deserializer TEXT, header TEXT,"
+    " UNIQUE(poid, number));"
+    "CREATE TABLE revision_types(roid INTEGER NOT NULL, type TEXT NOT NULL,"
+    " count INTEGER NOT NULL, PRIMARY KEY(roid, type)) WITHOUT ROWID;"
+    "CREATE TABLE files(oid INTEGER PRIMARY KEY, blob TEXT NOT NULL, filename TEXT, mime TEXT,"
+    " size INTEGER NOT NULL, uoid INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE ed_schemas(oid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " content_type TEXT NOT NULL, description TEXT, url TEXT, file_oid INTEGER NOT NULL,"
+    " size INTEGER NOT NULL);"
+    "CREATE TABLE extended_data(oid INTEGER PRIMARY KEY, file_oid INTEGER NOT NULL,"
+    " schema_oid INTEGER NOT NULL, title TEXT, url TEXT, added_ms INTEGER NOT NULL,"
+    " size INTEGER NOT NULL, time_to_generate INTEGER NOT NULL, uoid INTEGER NOT NULL,"
+    " roid INTEGER NOT NULL, poid INTEGER NOT NULL);"
+    "CREATE INDEX extended_data_roid ON extended_data(roid, schema_oid);"
+    "CREATE INDEX extended_data_poid ON extended_data(poid);"
+    "CREATE TABLE plugin_oids(uoid INTEGER NOT NULL, plugin TEXT NOT NULL,"
+    " oid INTEGER NOT NULL UNIQUE, PRIMARY KEY(uoid, plugin)) WITHOUT ROWID;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -114,15 +137,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires_ms <= ?1",
 };
 
-struct store {
-  sqlite3 *db;
-  pthread_mutex_t lock; /* recursive: a transaction calls the single-row functions */
-  sqlite3_stmt *stmts[S_COUNT];
-  int64_t next_oid; /* cached from settings; written back in the same transaction */
-  int depth;        /* open transactions of the holding thread; inner ones are savepoints */
-};
-
-static enum bh_err store_fail(struct store *st, int rc, const char *what)
+enum bh_err store_fail(struct store *st, int rc, const char *what)
 {
   BH_LOG(BH_LOG_ERROR, BH_C_STORE, "%s: %s (%d)", what, sqlite3_errmsg(st->db), rc);
   if (rc == SQLITE_NOMEM)
@@ -134,29 +149,20 @@ static enum bh_err store_fail(struct store *st, int rc, const char *what)
 
 static sqlite3_stmt *stmt(struct store *st, enum stmt_id id)
 {
-  if (!st->stmts[id]) {
-    int rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->stmts[id],
-                                NULL);
-    if (rc != SQLITE_OK) {
-      store_fail(st, rc, stmt_sql[id]);
-      return NULL;
-    }
-  }
-  return st->stmts[id];
+  return store_prepared(st, stmt_sql[id]);
 }
 
-static void lock(struct store *st)
+void store_lock(struct store *st)
 {
   pthread_mutex_lock(&st->lock);
 }
 
-static void unlock(struct store *st)
+void store_unlock(struct store *st)
 {
   pthread_mutex_unlock(&st->lock);
 }
 
-/* Runs a statement that returns no rows. Binds are done by the caller. */
-static enum bh_err step_done(struct store *st, sqlite3_stmt *s, const char *what)
+enum bh_err step_done(struct store *st, sqlite3_stmt *s, const char *what)
 {
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
@@ -164,15 +170,70 @@ static enum bh_err step_done(struct store *st, sqlite3_stmt *s, const char *what
   return rc == SQLITE_DONE ? BH_OK : store_fail(st, rc, what);
 }
 
-static char *col_text(sqlite3_stmt *s, int i)
+char *col_text(sqlite3_stmt *s, int i)
 {
   const unsigned char *t = sqlite3_column_text(s, i);
   return t ? strdup((const char *)t) : NULL;
 }
 
-static int bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
+int bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
 {
   return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+}
+
+sqlite3_stmt *store_prepared(struct store *st, const char *sql)
+{
+  uintptr_t h = (uintptr_t)sql;
+  for (unsigned i = 0; i < STORE_STMT_SLOTS; i++) {
+    unsigned k = (unsigned)((h >> 3) + i) % STORE_STMT_SLOTS;
+    if (st->prepared[k].sql == sql)
+      return st->prepared[k].stmt;
+    if (!st->prepared[k].sql) {
+      int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->prepared[k].stmt,
+                                  NULL);
+      if (rc != SQLITE_OK) {
+        store_fail(st, rc, sql);
+        return NULL;
+      }
+      st->prepared[k].sql = sql;
+      return st->prepared[k].stmt;
+    }
+  }
+  BH_LOG(BH_LOG_ERROR, BH_C_STORE, "more than %d statements: raise STORE_STMT_SLOTS",
+         STORE_STMT_SLOTS);
+  return NULL;
+}
+
+enum bh_err store_ids(struct store *st, sqlite3_stmt *s, int64_t **ids, size_t *n)
+{
+  *ids = NULL;
+  *n = 0;
+  size_t cap = 0;
+  enum bh_err rc = BH_OK;
+  int r;
+  while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+    if (*n == cap) {
+      size_t ncap = cap ? cap * 2 : 16;
+      int64_t *nv = realloc(*ids, ncap * sizeof *nv);
+      if (!nv) {
+        rc = BH_NOMEM;
+        break;
+      }
+      *ids = nv;
+      cap = ncap;
+    }
+    (*ids)[(*n)++] = sqlite3_column_int64(s, 0);
+  }
+  if (rc == BH_OK && r != SQLITE_DONE)
+    rc = store_fail(st, r, "id list");
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc != BH_OK) {
+    free(*ids);
+    *ids = NULL;
+    *n = 0;
+  }
+  return rc;
 }
 
 static enum bh_err exec(struct store *st, const char *sql)
@@ -304,8 +365,8 @@ void store_close(struct store *st)
 {
   if (!st)
     return;
-  for (int i = 0; i < S_COUNT; i++)
-    sqlite3_finalize(st->stmts[i]);
+  for (int i = 0; i < STORE_STMT_SLOTS; i++)
+    sqlite3_finalize(st->prepared[i].stmt);
   if (st->db) {
     sqlite3_exec(st->db, "PRAGMA optimize", NULL, NULL, NULL);
     sqlite3_close(st->db);
@@ -316,7 +377,7 @@ void store_close(struct store *st)
 
 enum bh_err store_begin(struct store *st)
 {
-  lock(st);
+  store_lock(st);
   enum bh_err rc;
   if (st->depth > 0) {
     rc = exec(st, "SAVEPOINT inner");
@@ -325,7 +386,7 @@ enum bh_err store_begin(struct store *st)
     rc = s ? step_done(st, s, "begin") : BH_STORE;
   }
   if (rc != BH_OK) {
-    unlock(st);
+    store_unlock(st);
     return rc;
   }
   st->depth++;
@@ -359,7 +420,7 @@ enum bh_err store_commit(struct store *st)
     }
   }
   st->depth--;
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
@@ -375,25 +436,25 @@ void store_rollback(struct store *st)
   st->depth--;
   if (st->depth == 0)
     reload_next_oid(st);
-  unlock(st);
+  store_unlock(st);
 }
 
 enum bh_err store_next_oid(struct store *st, int64_t *oid)
 {
-  lock(st);
+  store_lock(st);
   char buf[32];
   snprintf(buf, sizeof buf, "%lld", (long long)(st->next_oid + 1));
   enum bh_err rc = store_setting_set(st, "next_oid", buf);
   if (rc == BH_OK)
     *oid = st->next_oid++;
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
 enum bh_err store_setting_get(struct store *st, const char *key, char **value)
 {
   *value = NULL;
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, S_SETTING_GET);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -408,13 +469,13 @@ enum bh_err store_setting_get(struct store *st, const char *key, char **value)
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
 enum bh_err store_setting_set(struct store *st, const char *key, const char *value)
 {
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, S_SETTING_SET);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -422,7 +483,7 @@ enum bh_err store_setting_set(struct store *st, const char *key, const char *val
     sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
     rc = step_done(st, s, "setting set");
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
@@ -468,7 +529,7 @@ static enum bh_err read_user(sqlite3_stmt *s, struct user_rec *u)
 
 enum bh_err store_user_add(struct store *st, const struct user_rec *u)
 {
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, S_USER_ADD);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -484,7 +545,7 @@ enum bh_err store_user_add(struct store *st, const struct user_rec *u)
     sqlite3_bind_text(s, 10, u->user_token, -1, SQLITE_STATIC);
     rc = step_done(st, s, "user add");
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
@@ -492,7 +553,7 @@ static enum bh_err user_one(struct store *st, enum stmt_id id, int64_t key_int,
                             const char *key_text, struct user_rec *out)
 {
   memset(out, 0, sizeof *out);
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, id);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -508,7 +569,7 @@ static enum bh_err user_one(struct store *st, enum stmt_id id, int64_t key_int,
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
@@ -530,7 +591,7 @@ enum bh_err store_user_by_token(struct store *st, const char *user_token, struct
 enum bh_err store_user_list(struct store *st, struct user_list *out)
 {
   memset(out, 0, sizeof *out);
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, S_USER_LIST);
   enum bh_err rc = s ? BH_OK : BH_STORE;
   size_t cap = 0;
@@ -554,7 +615,7 @@ enum bh_err store_user_list(struct store *st, struct user_list *out)
     rc = store_fail(st, r, "user list");
   if (s)
     sqlite3_reset(s);
-  unlock(st);
+  store_unlock(st);
   if (rc != BH_OK)
     user_list_clear(out);
   return rc;
@@ -563,7 +624,7 @@ enum bh_err store_user_list(struct store *st, struct user_list *out)
 static enum bh_err update_int_text(struct store *st, enum stmt_id id, int64_t key, const char *text,
                                    int64_t num, bool use_text, const char *what)
 {
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, id);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -576,7 +637,7 @@ static enum bh_err update_int_text(struct store *st, enum stmt_id id, int64_t ke
     if (rc == BH_OK && sqlite3_changes(st->db) == 0)
       rc = BH_NOTFOUND;
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
@@ -592,7 +653,7 @@ enum bh_err store_user_set_last_seen(struct store *st, int64_t uoid, int64_t ms)
 
 static enum bh_err count_one(struct store *st, enum stmt_id id, int64_t *n)
 {
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, id);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -605,7 +666,7 @@ static enum bh_err count_one(struct store *st, enum stmt_id id, int64_t *n)
     }
     sqlite3_reset(s);
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
@@ -672,7 +733,7 @@ static void bind_project(sqlite3_stmt *s, const struct project_rec *p)
 
 enum bh_err store_project_add(struct store *st, struct project_rec *p)
 {
-  lock(st);
+  store_lock(st);
   int64_t maxn = 0;
   enum bh_err rc = count_one(st, S_PROJECT_MAX_NUMBER, &maxn);
   sqlite3_stmt *s = rc == BH_OK ? stmt(st, S_PROJECT_ADD) : NULL;
@@ -683,13 +744,13 @@ enum bh_err store_project_add(struct store *st, struct project_rec *p)
   } else if (rc == BH_OK) {
     rc = BH_STORE;
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
 enum bh_err store_project_update(struct store *st, const struct project_rec *p)
 {
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, S_PROJECT_UPDATE);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -698,7 +759,7 @@ enum bh_err store_project_update(struct store *st, const struct project_rec *p)
     if (rc == BH_OK && sqlite3_changes(st->db) == 0)
       rc = BH_NOTFOUND;
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
@@ -706,7 +767,7 @@ static enum bh_err project_one(struct store *st, enum stmt_id id, int64_t key, c
                                struct project_rec *out)
 {
   memset(out, 0, sizeof *out);
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, id);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -721,7 +782,7 @@ static enum bh_err project_one(struct store *st, enum stmt_id id, int64_t key, c
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
@@ -740,7 +801,7 @@ static enum bh_err project_many(struct store *st, enum stmt_id id, int64_t key, 
                                 struct project_list *out)
 {
   memset(out, 0, sizeof *out);
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, id);
   enum bh_err rc = s ? BH_OK : BH_STORE;
   size_t cap = 0;
@@ -768,7 +829,7 @@ static enum bh_err project_many(struct store *st, enum stmt_id id, int64_t key, 
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
   }
-  unlock(st);
+  store_unlock(st);
   if (rc != BH_OK)
     project_list_clear(out);
   return rc;
@@ -789,7 +850,7 @@ enum bh_err store_project_children(struct store *st, int64_t poid, struct projec
 static enum bh_err pair_exec(struct store *st, enum stmt_id id, int64_t a, int64_t b,
                              const char *what)
 {
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, id);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -797,7 +858,7 @@ static enum bh_err pair_exec(struct store *st, enum stmt_id id, int64_t a, int64
     sqlite3_bind_int64(s, 2, b);
     rc = step_done(st, s, what);
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
@@ -813,7 +874,7 @@ enum bh_err store_right_remove(struct store *st, int64_t uoid, int64_t poid)
 
 bool store_right_has(struct store *st, int64_t uoid, int64_t poid)
 {
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, S_RIGHT_HAS);
   bool has = false;
   if (s) {
@@ -822,7 +883,7 @@ bool store_right_has(struct store *st, int64_t uoid, int64_t poid)
     has = sqlite3_step(s) == SQLITE_ROW;
     sqlite3_reset(s);
   }
-  unlock(st);
+  store_unlock(st);
   return has;
 }
 
@@ -830,7 +891,7 @@ static enum bh_err id_list(struct store *st, enum stmt_id id, int64_t key, int64
 {
   *ids = NULL;
   *n = 0;
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, id);
   enum bh_err rc = s ? BH_OK : BH_STORE;
   size_t cap = 0;
@@ -854,7 +915,7 @@ static enum bh_err id_list(struct store *st, enum stmt_id id, int64_t key, int64
     rc = store_fail(st, r, "id list");
   if (s)
     sqlite3_reset(s);
-  unlock(st);
+  store_unlock(st);
   if (rc != BH_OK) {
     free(*ids);
     *ids = NULL;
@@ -878,7 +939,7 @@ enum bh_err store_rights_of_project(struct store *st, int64_t poid, int64_t **id
 enum bh_err store_token_add(struct store *st, const unsigned char hash[32],
                             const struct token_rec *t)
 {
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, S_TOKEN_ADD);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -890,14 +951,14 @@ enum bh_err store_token_add(struct store *st, const unsigned char hash[32],
     sqlite3_bind_int64(s, 6, t->service_oid);
     rc = step_done(st, s, "token add");
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
 enum bh_err store_token_get(struct store *st, const unsigned char hash[32], struct token_rec *out)
 {
   memset(out, 0, sizeof *out);
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, S_TOKEN_GET);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -916,26 +977,26 @@ enum bh_err store_token_get(struct store *st, const unsigned char hash[32], stru
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
 enum bh_err store_token_delete(struct store *st, const unsigned char hash[32])
 {
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, S_TOKEN_DELETE);
   enum bh_err rc = BH_STORE;
   if (s) {
     sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
     rc = step_done(st, s, "token delete");
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }
 
 enum bh_err store_token_purge_expired(struct store *st, int64_t now_ms, int64_t *removed)
 {
-  lock(st);
+  store_lock(st);
   sqlite3_stmt *s = stmt(st, S_TOKEN_PURGE);
   enum bh_err rc = BH_STORE;
   if (s) {
@@ -944,6 +1005,6 @@ enum bh_err store_token_purge_expired(struct store *st, int64_t now_ms, int64_t 
     if (removed)
       *removed = rc == BH_OK ? sqlite3_changes(st->db) : 0;
   }
-  unlock(st);
+  store_unlock(st);
   return rc;
 }

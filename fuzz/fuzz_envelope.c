@@ -32,6 +32,8 @@ static void start(void)
   cfg.argon2_mem_limit_kib = 8;
   cfg.argon2_ops_limit = 1;
   snprintf(dir, sizeof dir, "/tmp/bimhub-fuzz-%d", (int)getpid());
+  free(cfg.data_dir);
+  cfg.data_dir = strdup(dir);
   struct store_options so = {.dir = dir};
   struct store *st;
   if (store_open(&st, &so) != BH_OK)
@@ -42,6 +44,7 @@ static void start(void)
   struct model m;
   model_init(&m, st, ev, &cfg);
   model_setup(&m, NULL, "f", "", "", "Admin", "admin@x.test", "pw", NULL);
+  model_free(&m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -27,6 +27,12 @@ struct bh_config {
   int64_t http_idle_timeout_s;
   int64_t http_connection_memory_bytes;
   int64_t rpc_workers;
+  int64_t ws_ping_interval_s; /* server pings on /stream */
+  int64_t ws_idle_timeout_s;  /* close a /stream client silent this long */
+  int64_t max_endpoints_per_user;
+  int64_t max_registrations_per_endpoint;
+  int64_t endpoint_history_frames; /* pushes kept per endpoint for a resume */
+  int64_t endpoint_history_s;      /* and for how long; a detached endpoint lives as long */
   /* auth */
   int64_t token_lifetime_s;
   int64_t login_fail_delay_ms; /* first delay after a failed login; doubles per failure */

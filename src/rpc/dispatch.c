@@ -9,6 +9,7 @@
 
 #include "auth/token.h"
 #include "checkin/checkin.h"
+#include "notify/push.h"
 #include "common/bh_log.h"
 #include "common/bh_time.h"
 #include "config/config.h"
@@ -48,6 +49,13 @@ enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store 
       rc = BH_NOMEM;
   }
   if (rc == BH_OK) {
+    struct push_limits lim = {.max_endpoints_per_user = cfg->max_endpoints_per_user,
+                              .max_registrations = cfg->max_registrations_per_endpoint,
+                              .history_frames = cfg->endpoint_history_frames,
+                              .history_ms = cfg->endpoint_history_s * 1000};
+    rc = push_new(&rpc->push, &rpc->model, &lim);
+  }
+  if (rc == BH_OK) {
     rpc->throttle =
         throttle_new((unsigned)cfg->login_fail_delay_ms, (unsigned)cfg->login_fail_delay_max_ms);
     if (!rpc->throttle)
@@ -67,6 +75,7 @@ void rpc_free(struct rpc *rpc)
     return;
   throttle_free(rpc->throttle);
   checkins_free(rpc->checkins); /* waits for running check-ins */
+  push_free(rpc->push);         /* keeps the endpoints' history for the next start */
   model_free(&rpc->model);
   pthread_mutex_destroy(&rpc->endpoint_lock);
   pthread_mutex_destroy(&rpc->token_cache_lock);

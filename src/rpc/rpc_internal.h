@@ -80,6 +80,7 @@ struct token_cache_slot {
 struct rpc {
   const struct bh_config *cfg;
   struct checkins *checkins;
+  struct push *push; /* /stream endpoints and pushes */
   pthread_mutex_t token_cache_lock;
   struct token_cache_slot *token_cache; /* TOKEN_CACHE_SLOTS entries */
   struct model model;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/bh_log.h"
+#include "notify/push.h"
 #include "rpc/rpc_internal.h"
 
 char *stream_welcome_text(int64_t now_ms, size_t *len)
@@ -30,9 +31,13 @@ static void set_json(struct stream_result *out, enum stream_action action, json_
   json_decref(j);
 }
 
-static void handle_token(struct rpc *rpc, struct stream_state *st, const char *token,
+/* {"token":T} opens an endpoint; {"token":T,"endpointid":N,"lastseq":S} takes endpoint N
+ * back and replays what it missed after S (bimhub's extension; clients that do not send it
+ * behave as with BIMserver). */
+static void handle_token(struct rpc *rpc, struct stream_state *st, json_t *msg,
                          struct stream_result *out)
 {
+  const char *token = json_string_value(json_object_get(msg, "token"));
   struct actor a = {0};
   if (!token || rpc_resolve_token(rpc, token, &a, NULL) != BH_OK) {
     /* BIMserver stays silent here and the client hangs; we say so and close (spec §10.7). */
@@ -40,14 +45,45 @@ static void handle_token(struct rpc *rpc, struct stream_state *st, const char *t
     out->close_code = 1008;
     return;
   }
-  pthread_mutex_lock(&rpc->endpoint_lock);
-  int64_t id = rpc->next_endpoint_id++;
-  pthread_mutex_unlock(&rpc->endpoint_lock);
+  if (st->endpoint_id > 0) {
+    /* a second token on one connection: the connection moves to the new endpoint */
+    push_endpoint_detach(rpc->push, st->endpoint_id, st->conn);
+    st->endpoint_id = 0;
+  }
+  json_t *want = json_object_get(msg, "endpointid");
+  struct bh_why why;
+  json_t *payload = NULL;
+  int64_t id = 0;
+  if (json_is_integer(want)) {
+    id = json_integer_value(want);
+    json_t *ls = json_object_get(msg, "lastseq");
+    uint64_t lastseq =
+        json_is_integer(ls) && json_integer_value(ls) > 0 ? (uint64_t)json_integer_value(ls) : 0;
+    bool complete = false;
+    uint64_t seq = 0;
+    if (push_endpoint_resume(rpc->push, a.uoid, id, lastseq, &complete, &seq, &why) != BH_OK) {
+      set_json(out, STREAM_SEND,
+               json_pack("{s:s,s:I}", "error", why.text, "endpointid", (json_int_t)id));
+      return;
+    }
+    /* history lost: nothing is replayed and the client refreshes its state */
+    st->attach_lastseq = complete ? lastseq : 0;
+    payload = json_pack("{s:I,s:b,s:b,s:I}", "endpointid", (json_int_t)id, "resumed", 1,
+                        "historyComplete", complete, "seq", (json_int_t)seq);
+  } else {
+    if (push_endpoint_open(rpc->push, a.uoid, &id, &why) != BH_OK) {
+      set_json(out, STREAM_SEND, json_pack("{s:s}", "error", why.text));
+      return;
+    }
+    st->attach_lastseq = 0;
+    payload = json_pack("{s:I}", "endpointid", (json_int_t)id);
+  }
   st->endpoint_id = id;
   st->uoid = a.uoid;
+  st->attach_pending = true;
   set_json(out, STREAM_SEND,
-           json_pack("{s:s, s:{s:I}, s:I}", "type", "endpoint", "payload", "endpointid",
-                     (json_int_t)id, "endpointid", (json_int_t)id));
+           json_pack("{s:s, s:o, s:I}", "type", "endpoint", "payload", payload, "endpointid",
+                     (json_int_t)id));
 }
 
 void stream_handle(struct rpc *rpc, struct stream_state *st, const char *peer_addr, const char *msg,
@@ -89,17 +125,30 @@ void stream_handle(struct rpc *rpc, struct stream_state *st, const char *peer_ad
     json_decref(j);
     return;
   }
-  json_t *token = json_object_get(j, "token");
-  if (token)
-    handle_token(rpc, st, json_string_value(token), out);
+  if (json_object_get(j, "token"))
+    handle_token(rpc, st, j, out);
   json_decref(j);
+}
+
+void stream_attach(struct rpc *rpc, struct stream_state *st)
+{
+  if (!st->attach_pending)
+    return;
+  st->attach_pending = false;
+  push_endpoint_attach(rpc->push, st->endpoint_id, st->conn, st->attach_lastseq);
 }
 
 void stream_closed(struct rpc *rpc, struct stream_state *st)
 {
-  (void)rpc;
   BH_LOG(BH_LOG_DEBUG, BH_C_WS, "endpoint %lld closed", (long long)st->endpoint_id);
+  if (st->endpoint_id > 0)
+    push_endpoint_detach(rpc->push, st->endpoint_id, st->conn);
   st->endpoint_id = 0;
+}
+
+void stream_set_push_transport(struct rpc *rpc, const struct push_transport *t)
+{
+  push_set_transport(rpc->push, t);
 }
 
 void stream_result_free(struct stream_result *r)

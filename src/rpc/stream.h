@@ -5,6 +5,7 @@
 #ifndef BH_STREAM_H
 #define BH_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,8 +13,13 @@
 
 /* Per-connection protocol state, embedded in the transport's session. */
 struct stream_state {
+  uint64_t conn;       /* set by transport: its id of the connection, never 0 */
   int64_t endpoint_id; /* 0 until a valid {"token":...} arrived */
   int64_t uoid;        /* user of that token */
+  /* set by stream_handle when an endpoint was opened or resumed: transport calls
+   * stream_attach() once the reply is queued, so missed pushes follow the reply */
+  bool attach_pending;
+  uint64_t attach_lastseq;
 };
 
 enum stream_action {
@@ -38,8 +44,15 @@ char *stream_welcome_text(int64_t now_ms, size_t *len);
  * across sessions; the caller runs at most one call per session at a time. */
 void stream_handle(struct rpc *rpc, struct stream_state *st, const char *peer_addr, const char *msg,
                    size_t len, struct stream_result *out);
-/* Called once when the connection is gone: forgets the endpoint. */
+/* Loop thread, after the reply of a handshake that set attach_pending was queued: binds the
+ * endpoint to the connection; missed pushes are sent through the push transport at once. */
+void stream_attach(struct rpc *rpc, struct stream_state *st);
+/* Called once when the connection is gone: the endpoint waits for a resume. */
 void stream_closed(struct rpc *rpc, struct stream_state *st);
+
+/* How pushes reach connections (transport's, see notify/push.h). Call before serving. */
+struct push_transport;
+void stream_set_push_transport(struct rpc *rpc, const struct push_transport *t);
 void stream_result_free(struct stream_result *r);
 
 #endif

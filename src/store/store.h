@@ -225,4 +225,35 @@ enum bh_err store_plugin_oid(struct store *st, int64_t uoid, const char *plugin,
 /* The other way round. BH_NOTFOUND for an oid that is no plugin configuration. */
 enum bh_err store_plugin_by_oid(struct store *st, int64_t oid, int64_t *uoid, char **plugin);
 
+/* ---- /stream endpoints (store_endpoints.c) ---- */
+
+struct endpoint_rec {
+  int64_t id, uoid, created_ms;
+  uint64_t seq;
+};
+struct endpoint_reg_rec {
+  int64_t endpoint;
+  int kind;
+  int64_t a, b;
+};
+struct endpoint_frame_rec {
+  int64_t endpoint;
+  uint64_t seq;
+  int64_t time_ms;
+  char *body;
+};
+
+enum bh_err store_endpoint_add(struct store *st, const struct endpoint_rec *e);
+/* Removes the endpoint, its registrations and its history. */
+enum bh_err store_endpoint_delete(struct store *st, int64_t id);
+enum bh_err store_endpoint_reg_add(struct store *st, const struct endpoint_reg_rec *r);
+enum bh_err store_endpoint_reg_remove(struct store *st, const struct endpoint_reg_rec *r);
+/* Everything, for loading at start. Arrays malloc'd; free the frames' bodies too. */
+enum bh_err store_endpoint_load(struct store *st, struct endpoint_rec **eps, size_t *neps,
+                                struct endpoint_reg_rec **regs, size_t *nregs,
+                                struct endpoint_frame_rec **frames, size_t *nframes);
+/* Replaces every endpoint's sequence and history with the given ones (at shutdown). */
+enum bh_err store_endpoint_save(struct store *st, const struct endpoint_rec *eps, size_t neps,
+                                const struct endpoint_frame_rec *frames, size_t nframes);
+
 #endif

@@ -56,6 +56,13 @@ static const char *const migrations[] = {
     "CREATE INDEX extended_data_poid ON extended_data(poid);"
     "CREATE TABLE plugin_oids(uoid INTEGER NOT NULL, plugin TEXT NOT NULL,"
     " oid INTEGER NOT NULL UNIQUE, PRIMARY KEY(uoid, plugin)) WITHOUT ROWID;",
+    /* 3: /stream endpoints, their registrations and the history kept across a restart */
+    "CREATE TABLE endpoints(id INTEGER PRIMARY KEY, uoid INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE endpoint_regs(endpoint INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    " a INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY(endpoint, kind, a, b)) WITHOUT ROWID;"
+    "CREATE TABLE endpoint_history(endpoint INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " time_ms INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY(endpoint, seq)) WITHOUT ROWID;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -1174,7 +1174,11 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
 
 fail_daemon:
 fail_addr:
+  /* the hub's timer lives on the loop: stop it there before the hub goes */
+  loop_stop(t->loop, transport_on_stop, t);
   ws_hub_free(t->ws);
+  loop_free(t->loop);
+  goto fail_loop;
 fail_hub:
   loop_stop(t->loop, NULL, NULL);
   loop_free(t->loop);

@@ -27,6 +27,7 @@
 #include "common/bh_log.h"
 #include "common/bh_time.h"
 #include "config/config.h"
+#include "notify/push.h"
 #include "rpc/stream.h"
 #include "transport/loop.h"
 #include "transport/utf8.h"
@@ -35,6 +36,10 @@
 #define WS_CLOSE_WAIT_MS 5000
 #define WS_PEER_MAX 64
 
+/* Sessions by connection id, for pushes (loop thread only). Ids only grow; chains are short
+ * with this many buckets for tens of thousands of sessions. */
+#define WS_BUCKETS (1u << 16)
+
 struct ws_hub {
   struct loop *loop;
   const struct bh_config *cfg;
@@ -42,6 +47,10 @@ struct ws_hub {
   struct ws_session *head; /* every session not yet freed; loop thread only */
   size_t count;
   bool is_stopping;
+  uint64_t next_conn;
+  struct ws_session **by_conn; /* WS_BUCKETS chains through ws_session.conn_next */
+  uv_timer_t tick;             /* pings and idle timeouts */
+  bool has_tick;
 };
 
 /* One text message waiting for its turn in stream_handle(). */
@@ -80,6 +89,9 @@ struct ws_session {
   bool has_job;                     /* a uv_work_t refers to this session */
   struct ws_msg *in_head, *in_tail; /* inbox, bounded by ws_queue_max_* */
   size_t in_count, in_bytes;
+  struct ws_session *conn_next; /* chain of hub->by_conn */
+  int64_t last_recv_ms;         /* anything from the peer: idle timeout */
+  int64_t last_ping_ms;
   struct stream_result delayed; /* waiting for the delay timer */
   struct stream_state state;    /* touched by the worker only while has_job */
 };
@@ -119,6 +131,11 @@ static void session_free_if_done(struct ws_session *s)
     return;
   struct ws_hub *h = s->hub;
   stream_closed(h->rpc, &s->state);
+  struct ws_session **pp = &h->by_conn[s->state.conn % WS_BUCKETS];
+  while (*pp && *pp != s)
+    pp = &(*pp)->conn_next;
+  if (*pp)
+    *pp = s->conn_next;
   if (s->prev)
     s->prev->next = s->next;
   else
@@ -207,8 +224,10 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
   do
     n = recv(s->fd, buf, len, 0);
   while (n < 0 && errno == EINTR);
-  if (n > 0)
+  if (n > 0) {
+    s->last_recv_ms = bh_mono_ms();
     return n;
+  }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
   else
@@ -252,6 +271,9 @@ static void session_apply(struct ws_session *s, struct stream_result *r)
   case STREAM_SEND:
     if (r->text)
       ws_session_send_text(s, r->text, r->len);
+    /* an opened or resumed endpoint: its missed pushes follow the reply */
+    if (s->state.attach_pending && !session_is_closing(s))
+      stream_attach(s->hub->rpc, &s->state);
     break;
   case STREAM_SEND_CLOSE:
     /* wslay sends control frames ahead of queued data, so the close waits for the flush. */
@@ -530,6 +552,8 @@ static void session_open(void *arg)
     return;
   }
   s->hub = h;
+  s->state.conn = ++h->next_conn;
+  s->last_recv_ms = s->last_ping_ms = bh_mono_ms();
   s->fd = a->fd;
   s->urh = a->urh;
   memcpy(s->peer, a->peer, sizeof s->peer);
@@ -563,6 +587,8 @@ static void session_open(void *arg)
     h->head->prev = s;
   h->head = s;
   h->count++;
+  s->conn_next = h->by_conn[s->state.conn % WS_BUCKETS];
+  h->by_conn[s->state.conn % WS_BUCKETS] = s;
   free(a);
 
   session_update(s); /* starts the poll for reading */
@@ -611,27 +637,160 @@ void ws_hub_adopt(struct ws_hub *h, int fd, struct MHD_UpgradeResponseHandle *ur
 
 /* --- hub ----------------------------------------------------------------------------- */
 
+/* --- pushes ------------------------------------------------------------------------- */
+
+static struct ws_session *session_by_conn(struct ws_hub *h, uint64_t conn)
+{
+  for (struct ws_session *s = h->by_conn[conn % WS_BUCKETS]; s; s = s->conn_next)
+    if (s->state.conn == conn)
+      return s;
+  return NULL;
+}
+
+/* Loop thread: one frame to its targets, each with its own "{"seq":N," in front. */
+static void push_now(struct ws_hub *h, struct push_frame *f, const struct push_target *t, size_t n)
+{
+  char small[512];
+  size_t need = f->len + 32;
+  char *buf = need <= sizeof small ? small : malloc(need);
+  if (!buf)
+    return; /* the frames stay in the endpoints' history */
+  for (size_t i = 0; i < n; i++) {
+    struct ws_session *s = session_by_conn(h, t[i].conn);
+    if (!s || session_is_closing(s))
+      continue;
+    int k = snprintf(buf, need, "{\"seq\":%llu,", (unsigned long long)t[i].seq);
+    memcpy(buf + k, f->body, f->len);
+    ws_session_send_text(s, buf, (size_t)k + f->len);
+  }
+  if (buf != small)
+    free(buf);
+}
+
+struct push_job {
+  struct ws_hub *h;
+  struct push_frame *f;
+  size_t n;
+  struct push_target t[];
+};
+
+static void push_job_run(void *arg)
+{
+  struct push_job *j = arg;
+  if (!j->h->is_stopping)
+    push_now(j->h, j->f, j->t, j->n);
+  push_frame_unref(j->f);
+  free(j);
+}
+
+/* push_transport.send: any thread. On the loop thread (a resume) the frames go at once, so
+ * they follow the endpoint reply and precede later pushes; from elsewhere, one closure per
+ * event carries every target to the loop. */
+static void push_send(void *ctx, struct push_frame *f, const struct push_target *t, size_t n)
+{
+  struct ws_hub *h = ctx;
+  if (loop_is_current(h->loop)) {
+    push_now(h, f, t, n);
+    return;
+  }
+  struct push_job *j = malloc(sizeof *j + n * sizeof *t);
+  if (!j)
+    return;
+  j->h = h;
+  j->f = f;
+  j->n = n;
+  memcpy(j->t, t, n * sizeof *t);
+  push_frame_ref(f);
+  if (loop_post(h->loop, 0, push_job_run, j) != BH_OK) {
+    push_frame_unref(f);
+    free(j);
+  }
+}
+
+/* --- pings and idle timeouts ---------------------------------------------------------- */
+
+#define WS_TICK_MS 500
+
+static void hub_tick(uv_timer_t *t)
+{
+  struct ws_hub *h = t->data;
+  int64_t now = bh_mono_ms();
+  int64_t idle = h->cfg->ws_idle_timeout_s * 1000, every = h->cfg->ws_ping_interval_s * 1000;
+  for (struct ws_session *s = h->head; s; s = s->next) {
+    if (session_is_closing(s))
+      continue;
+    if (now - s->last_recv_ms > idle) {
+      BH_LOG(BH_LOG_INFO, BH_C_WS, "session %s: nothing received for %llds, closing", s->peer,
+             (long long)h->cfg->ws_idle_timeout_s);
+      ws_session_close(s, 1001);
+    } else if (now - s->last_ping_ms >= every) {
+      /* a pong, or anything else, counts as a sign of life */
+      s->last_ping_ms = now;
+      struct wslay_event_msg m = {WSLAY_PING, NULL, 0};
+      if (wslay_event_queue_msg(s->ctx, &m) == 0)
+        session_update(s);
+    }
+  }
+}
+
+static void hub_start_tick(void *arg)
+{
+  struct ws_hub *h = arg;
+  if (h->is_stopping || uv_timer_init(loop_uv(h->loop), &h->tick) != 0)
+    return;
+  h->tick.data = h;
+  h->has_tick = true;
+  uv_timer_start(&h->tick, hub_tick, WS_TICK_MS, WS_TICK_MS);
+}
+
+/* --- hub ----------------------------------------------------------------------------- */
+
 enum bh_err ws_hub_new(struct ws_hub **out, struct loop *loop, const struct bh_config *cfg,
                        struct rpc *rpc)
 {
   struct ws_hub *h = calloc(1, sizeof *h);
   if (!h)
     return BH_NOMEM;
+  h->by_conn = calloc(WS_BUCKETS, sizeof *h->by_conn);
+  if (!h->by_conn) {
+    free(h);
+    return BH_NOMEM;
+  }
   h->loop = loop;
   h->cfg = cfg;
   h->rpc = rpc;
+  if (rpc) {
+    struct push_transport tr = {.ctx = h, .send = push_send};
+    stream_set_push_transport(rpc, &tr);
+  }
+  if (loop_post(loop, 0, hub_start_tick, h) != BH_OK) {
+    free(h->by_conn);
+    free(h);
+    return BH_INTERNAL;
+  }
   *out = h;
   return BH_OK;
 }
 
 void ws_hub_free(struct ws_hub *h)
 {
+  if (!h)
+    return;
+  if (h->rpc) {
+    struct push_transport none = {0};
+    stream_set_push_transport(h->rpc, &none);
+  }
+  free(h->by_conn);
   free(h);
 }
 
 void ws_hub_stop(struct ws_hub *h)
 {
   h->is_stopping = true;
+  if (h->has_tick) {
+    uv_close((uv_handle_t *)&h->tick, NULL);
+    h->has_tick = false;
+  }
   for (struct ws_session *s = h->head; s; s = s->next) {
     if (s->is_dead)
       continue;

@@ -189,3 +189,32 @@ void stream_result_free(struct stream_result *r)
   r->text = NULL;
   r->len = 0;
 }
+
+/* --- the push side of stream.h, for the transport tests ---------------------------------- */
+
+#include "notify/push.h"
+
+static struct push_transport fake_push_tr;
+
+void stream_attach(struct rpc *rpc, struct stream_state *st)
+{
+  (void)rpc;
+  st->attach_pending = false;
+}
+
+void stream_set_push_transport(struct rpc *rpc, const struct push_transport *t)
+{
+  (void)rpc;
+  fake_push_tr = *t;
+}
+
+void push_frame_ref(struct push_frame *f)
+{
+  __atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+}
+
+void push_frame_unref(struct push_frame *f)
+{
+  if (f && __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    free(f);
+}

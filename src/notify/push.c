@@ -650,7 +650,7 @@ enum bh_err push_endpoint_resume(struct push *p, int64_t uoid, int64_t id, uint6
   return BH_OK;
 }
 
-void push_endpoint_attach(struct push *p, int64_t id, uint64_t conn, uint64_t lastseq)
+void push_endpoint_attach(struct push *p, int64_t id, uint64_t conn, bool replay, uint64_t lastseq)
 {
   pthread_mutex_lock(&p->lock);
   struct endpoint *e = find(p, id);
@@ -659,7 +659,7 @@ void push_endpoint_attach(struct push *p, int64_t id, uint64_t conn, uint64_t la
   size_t n = 0;
   if (e) {
     e->conn = conn;
-    if (lastseq > 0 && e->count > 0) {
+    if (replay && e->count > 0) {
       t = malloc(e->count * sizeof *t);
       fs = malloc(e->count * sizeof *fs);
       for (size_t i = 0; t && fs && i < e->count; i++) {

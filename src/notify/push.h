@@ -75,9 +75,10 @@ enum bh_err push_endpoint_open(struct push *p, int64_t uoid, int64_t *id, struct
  * *seq gets the endpoint's current sequence number. */
 enum bh_err push_endpoint_resume(struct push *p, int64_t uoid, int64_t id, uint64_t lastseq,
                                  bool *history_ok, uint64_t *seq, struct bh_why *why);
-/* Binds the endpoint to a connection and sends it the frames after lastseq (on the calling
- * thread, before any later push). Called by transport after the endpoint reply went out. */
-void push_endpoint_attach(struct push *p, int64_t id, uint64_t conn, uint64_t lastseq);
+/* Binds the endpoint to a connection and, with replay, sends it the frames after lastseq (on
+ * the calling thread, before any later push). Called by transport after the endpoint reply
+ * went out. */
+void push_endpoint_attach(struct push *p, int64_t id, uint64_t conn, bool replay, uint64_t lastseq);
 /* The connection is gone: the endpoint keeps its registrations for history_ms. */
 void push_endpoint_detach(struct push *p, int64_t id, uint64_t conn);
 

@@ -188,6 +188,8 @@ enum bh_err rpc_token_user(struct rpc *rpc, const char *token, int64_t *uoid)
 
 bool rpc_json_long(json_t *v, int64_t *out)
 {
+  if (!v)
+    return false; /* an absent field: the caller keeps its default */
   switch (json_typeof(v)) {
   case JSON_INTEGER:
     *out = json_integer_value(v);
@@ -212,6 +214,8 @@ bool rpc_json_long(json_t *v, int64_t *out)
 
 bool rpc_json_bool(json_t *v, bool *out)
 {
+  if (!v)
+    return false;
   switch (json_typeof(v)) {
   case JSON_TRUE:
   case JSON_FALSE:

@@ -67,7 +67,8 @@ static void handle_token(struct rpc *rpc, struct stream_state *st, json_t *msg,
       return;
     }
     /* history lost: nothing is replayed and the client refreshes its state */
-    st->attach_lastseq = complete ? lastseq : 0;
+    st->attach_replay = complete;
+    st->attach_lastseq = lastseq;
     payload = json_pack("{s:I,s:b,s:b,s:I}", "endpointid", (json_int_t)id, "resumed", 1,
                         "historyComplete", complete, "seq", (json_int_t)seq);
   } else {
@@ -75,6 +76,7 @@ static void handle_token(struct rpc *rpc, struct stream_state *st, json_t *msg,
       set_json(out, STREAM_SEND, json_pack("{s:s}", "error", why.text));
       return;
     }
+    st->attach_replay = false;
     st->attach_lastseq = 0;
     payload = json_pack("{s:I}", "endpointid", (json_int_t)id);
   }
@@ -135,7 +137,7 @@ void stream_attach(struct rpc *rpc, struct stream_state *st)
   if (!st->attach_pending)
     return;
   st->attach_pending = false;
-  push_endpoint_attach(rpc->push, st->endpoint_id, st->conn, st->attach_lastseq);
+  push_endpoint_attach(rpc->push, st->endpoint_id, st->conn, st->attach_replay, st->attach_lastseq);
 }
 
 void stream_closed(struct rpc *rpc, struct stream_state *st)

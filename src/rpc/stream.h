@@ -19,6 +19,7 @@ struct stream_state {
   /* set by stream_handle when an endpoint was opened or resumed: transport calls
    * stream_attach() once the reply is queued, so missed pushes follow the reply */
   bool attach_pending;
+  bool attach_replay; /* a resume with a complete history: send what came after lastseq */
   uint64_t attach_lastseq;
 };
 

@@ -87,6 +87,7 @@ struct ws_session {
   bool is_draining;                 /* close sent, wslay stopped reading: drop input */
   bool is_busy;                     /* a message is in a worker or the delay timer */
   bool has_job;                     /* a uv_work_t refers to this session */
+  bool is_close_queued;             /* our close frame waits in wslay's queue */
   struct ws_msg *in_head, *in_tail; /* inbox, bounded by ws_queue_max_* */
   size_t in_count, in_bytes;
   struct ws_session *conn_next; /* chain of hub->by_conn */
@@ -186,8 +187,9 @@ static void session_close_waited(uv_timer_t *t)
 
 static bool session_is_closing(const struct ws_session *s)
 {
-  return s->is_dead || s->close_after_flush > 0 || wslay_event_get_close_sent(s->ctx) ||
-         wslay_event_get_close_received(s->ctx) || !wslay_event_get_write_enabled(s->ctx);
+  return s->is_dead || s->is_close_queued || s->close_after_flush > 0 ||
+         wslay_event_get_close_sent(s->ctx) || wslay_event_get_close_received(s->ctx) ||
+         !wslay_event_get_write_enabled(s->ctx);
 }
 
 void ws_session_close(struct ws_session *s, int code)
@@ -202,6 +204,7 @@ void ws_session_close(struct ws_session *s, int code)
     session_kill(s);
     return;
   }
+  s->is_close_queued = true;
   session_update(s);
 }
 
@@ -511,8 +514,18 @@ enum bh_err ws_session_send_text(struct ws_session *s, const char *text, size_t 
   const struct bh_config *cfg = s->hub->cfg;
   size_t count = wslay_event_get_queued_msg_count(s->ctx);
   size_t bytes = wslay_event_get_queued_msg_length(s->ctx);
-  if ((int64_t)count + 1 > cfg->ws_queue_max_frames ||
-      (count > 0 && (int64_t)(bytes + len) > cfg->ws_queue_max_bytes)) {
+  bool over = (int64_t)count + 1 > cfg->ws_queue_max_frames ||
+              (count > 0 && (int64_t)(bytes + len) > cfg->ws_queue_max_bytes);
+  if (over && wslay_event_want_write(s->ctx)) {
+    /* A burst within one loop turn is not a slow reader: hand what the socket takes to the
+     * kernel first, then count again. */
+    wslay_event_send(s->ctx);
+    count = wslay_event_get_queued_msg_count(s->ctx);
+    bytes = wslay_event_get_queued_msg_length(s->ctx);
+    over = (int64_t)count + 1 > cfg->ws_queue_max_frames ||
+           (count > 0 && (int64_t)(bytes + len) > cfg->ws_queue_max_bytes);
+  }
+  if (over) {
     /* A client that does not read must not grow our heap. */
     BH_LOG(BH_LOG_INFO, BH_C_WS, "session %s: send queue full, closing", s->peer);
     ws_session_close(s, 1008);

@@ -641,8 +641,10 @@ static void upload_50mib_backpressure(void **state)
    * 64 KiB buffer can add. */
   if (st.max_queued > HIGH + 96 * 1024)
     fail_msg("queue reached %zu bytes", st.max_queued);
-  assert_true(st.full_reports > 10);
-  assert_true(st.drains > 10);
+  /* how often it paused depends on the machine's speed; that it paused, and that the
+   * queue stayed bounded, does not */
+  assert_true(st.full_reports >= 1);
+  assert_true(st.drains >= 1);
   print_message("50 MiB upload: %lld ms, queue max %zu, %d pauses\n", (long long)ms, st.max_queued,
                 st.full_reports);
   resp_free(&r);

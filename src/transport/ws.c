@@ -88,6 +88,7 @@ struct ws_session {
   bool is_busy;                     /* a message is in a worker or the delay timer */
   bool has_job;                     /* a uv_work_t refers to this session */
   bool is_close_queued;             /* our close frame waits in wslay's queue */
+  bool is_peer_gone;                /* recv saw the end of the stream or an error */
   struct ws_msg *in_head, *in_tail; /* inbox, bounded by ws_queue_max_* */
   size_t in_count, in_bytes;
   struct ws_session *conn_next; /* chain of hub->by_conn */
@@ -231,10 +232,12 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
     s->last_recv_ms = bh_mono_ms();
     return n;
   }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
     wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-  else
+  } else {
+    s->is_peer_gone = true;
     wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE); /* EOF or reset */
+  }
   return -1;
 }
 
@@ -254,6 +257,16 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
   else
     wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
   return -1;
+}
+
+/* A close frame's body is empty or at least a 2-byte code (RFC 6455 §5.5.1); wslay would
+ * take one byte as "no code" and echo it. */
+static void ws_frame_start_cb(wslay_event_context_ptr ctx,
+                              const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
+{
+  (void)user;
+  if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->payload_length == 1)
+    wslay_event_queue_close(ctx, WSLAY_CODE_PROTOCOL_ERROR, NULL, 0);
 }
 
 /* --- stream_handle() pipeline --------------------------------------------------------- */
@@ -495,7 +508,15 @@ static void session_polled(uv_poll_t *p, int status, int events)
     session_kill(s);
     return;
   }
-  if ((events & UV_READABLE) && wslay_event_recv(s->ctx) != 0) {
+  int rc = (events & UV_READABLE) ? wslay_event_recv(s->ctx) : 0;
+  if (rc != 0) {
+    if (!s->is_peer_gone && !wslay_event_get_close_sent(s->ctx)) {
+      /* The peer is there but wslay gave up on a malformed frame header (an oversized or
+       * fragmented control frame); RFC 6455 §7.4 wants a 1002 first: one best effort. */
+      static const unsigned char close_1002[] = {0x88, 0x02, 0x03, 0xEA};
+      ssize_t ignored = send(s->fd, close_1002, sizeof close_1002, MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)ignored;
+    }
     session_kill(s);
     return;
   }
@@ -581,6 +602,7 @@ static void session_open(void *arg)
   static const struct wslay_event_callbacks cbs = {
       .recv_callback = ws_recv_cb,
       .send_callback = ws_send_cb,
+      .on_frame_recv_start_callback = ws_frame_start_cb,
       .on_msg_recv_callback = ws_msg_cb,
   };
   if (wslay_event_context_server_init(&s->ctx, &cbs, s) != 0)

@@ -715,7 +715,7 @@ enum bh_err checkin_write(struct checkin *ci, const void *data, size_t len)
       ci->head = c;
     ci->tail = c;
     ci->queued += len;
-    pthread_cond_signal(&ci->cond);
+    pthread_cond_broadcast(&ci->cond); /* the worker and checkin_wait share it */
   }
   pthread_mutex_unlock(&ci->lock);
   return rc;
@@ -742,12 +742,31 @@ void checkin_on_drain(struct checkin *ci, checkin_cb cb, void *arg)
     cb(arg);
 }
 
+void checkin_abort(struct checkin *ci, const char *message)
+{
+  fail(ci, BH_IO, 0, "%s", message);
+  checkin_end_input(ci, false);
+}
+
+void checkins_forget_topic(struct checkins *c, int64_t topic_id)
+{
+  pthread_mutex_lock(&c->lock);
+  for (size_t i = 0; i < c->nres; i++) {
+    /* only an initiated reservation: a running check-in frees its project when it ends */
+    if (c->res[i].topic_id == topic_id && c->res[i].expires_ms != 0) {
+      c->res[i] = c->res[--c->nres];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&c->lock);
+}
+
 void checkin_end_input(struct checkin *ci, bool complete)
 {
   pthread_mutex_lock(&ci->lock);
   ci->input_ended = true;
   ci->input_complete = complete;
-  pthread_cond_signal(&ci->cond);
+  pthread_cond_broadcast(&ci->cond); /* the worker and checkin_wait share it */
   pthread_mutex_unlock(&ci->lock);
 }
 

@@ -64,6 +64,10 @@ bool checkin_is_full(struct checkin *ci);
 void checkin_on_drain(struct checkin *ci, checkin_cb cb, void *arg);
 /* The input is complete (or, with complete=false, will never be: the check-in fails). */
 void checkin_end_input(struct checkin *ci, bool complete);
+/* The input will never be complete, for this reason (shown in the topic). */
+void checkin_abort(struct checkin *ci, const char *message);
+/* cleanupLongAction of an initiated check-in's topic: the project is free again. */
+void checkins_forget_topic(struct checkins *c, int64_t topic_id);
 /* cb(arg) once, when the check-in has ended either way. */
 void checkin_on_done(struct checkin *ci, checkin_cb cb, void *arg);
 /* Blocks until the check-in ended. */

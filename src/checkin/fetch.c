@@ -3,6 +3,7 @@
  * those, and the transfer bounded in time and size. */
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -73,11 +74,19 @@ static void *fetch_main(void *arg)
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
     CURLcode rc = curl_easy_perform(h);
     ok = rc == CURLE_OK;
-    if (!ok)
-      BH_LOG(BH_LOG_WARN, BH_C_APP, "checkinFromUrl: %s", err[0] ? err : curl_easy_strerror(rc));
+    if (!ok) {
+      char why[CURL_ERROR_SIZE + 64];
+      snprintf(why, sizeof why, "Cannot fetch the model from the URL: %s",
+               err[0] ? err : curl_easy_strerror(rc));
+      BH_LOG(BH_LOG_WARN, BH_C_APP, "checkinFromUrl: %s", why);
+      checkin_abort(f->ci, why);
+    }
     curl_easy_cleanup(h);
+  } else {
+    checkin_abort(f->ci, "Cannot fetch the model from the URL: out of memory");
   }
-  checkin_end_input(f->ci, ok);
+  if (ok)
+    checkin_end_input(f->ci, true);
   checkin_release(f->ci);
   pthread_cond_destroy(&f->room);
   pthread_mutex_destroy(&f->lock);

@@ -542,8 +542,10 @@ static enum bh_err svc_cleanup_long_action(struct rpc_call *c)
   if (rc != BH_OK)
     return rc;
   /* unknown ids are ignored silently, as BIMserver does */
-  if (own_topic(c, id, &t) == BH_OK)
+  if (own_topic(c, id, &t) == BH_OK) {
+    checkins_forget_topic(c->rpc->checkins, id); /* an initiated check-in frees its project */
     topics_remove(c->m->topics, id);
+  }
   return BH_OK;
 }
 

@@ -249,22 +249,36 @@ json_t *sobj_server_settings(struct model *m)
 
 json_t *sobj_user_settings(struct model *m, int64_t uoid)
 {
-  (void)m;
   json_t *f = json_object();
   if (!f)
     return NULL;
+  json_t *ser = json_array(), *deser = json_array();
+  int64_t default_serializer = -1;
+  for (size_t i = 0; i < plugin_def_count; i++) {
+    int64_t oid;
+    if (plugin_config_oid(m, uoid, &plugin_defs[i], &oid) != BH_OK)
+      continue;
+    if (plugin_defs[i].is_serializer) {
+      json_array_append_new(ser, json_integer(oid));
+      if (default_serializer == -1)
+        default_serializer = oid; /* the first one, as getDefaultSerializer */
+    } else {
+      json_array_append_new(deser, json_integer(oid));
+    }
+  }
   sobj_std(f, -1, NULL);
   static const char *const ids[] = {"defaultModelCompareId", "defaultModelMergerId",
-                                    "defaultObjectIDMId",    "defaultQueryEngineId",
-                                    "defaultRenderEngineId", "defaultSerializerId"};
+                                    "defaultObjectIDMId", "defaultQueryEngineId",
+                                    "defaultRenderEngineId"};
   for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
     json_object_set_new(f, ids[i], json_integer(-1));
-  static const char *const lists[] = {"deserializers", "modelCompares", "modelMergers",
-                                      "objectIDMs",    "queryEngines",  "renderEngines",
-                                      "serializers",   "services"};
+  json_object_set_new(f, "defaultSerializerId", json_integer(default_serializer));
+  json_object_set_new(f, "deserializers", deser);
+  json_object_set_new(f, "serializers", ser);
+  static const char *const lists[] = {"modelCompares", "modelMergers",  "objectIDMs",
+                                      "queryEngines",  "renderEngines", "services"};
   for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
     json_object_set_new(f, lists[i], json_array());
-  (void)uoid;
   return sobj_finish("SUserSettings", f);
 }
 

@@ -14,7 +14,9 @@
 // - Strings "${var}" in request/expect are replaced (whole string: keeps the value's type,
 //   "${var:string}" makes it a string):
 //   adminUser, adminPassword, adminUoid, userName, userPassword, userUoid, projectPoid
-//   ("case-project", created by the admin; the user has no rights on it).
+//   ("case-project", created by the admin; the user has no rights on it), serverUrl, and for
+//   check-ins, downloads and extended data (see revisionSetup below): revPoid, roid, ifcPoid1..4,
+//   desOid, serOid, zipSerOid, schemaOid, fileId, edid, smallIfcBase64.
 // - expect matches as a deep subset: objects need the listed keys only; arrays need the same
 //   length, element by element; special strings "$any", "$string", "$number", "$boolean",
 //   "$array", "$object", "$re:<regex>"; {"$contains": [...]} = an array in which each listed
@@ -145,6 +147,60 @@ function calledMethods(c)
 
 const cases = loadCases();
 
+/** A tiny IFC2X3 STEP file (Base64 in the vars as smallIfcBase64). */
+export const SMALL_IFC = [
+  'ISO-10303-21;', 'HEADER;', "FILE_DESCRIPTION(('ViewDefinition [CoordinationView]'),'2;1');",
+  "FILE_NAME('case.ifc','2024-01-01T00:00:00',('bimhub'),('bimhub'),'','bimhub','');",
+  "FILE_SCHEMA(('IFC2X3'));", 'ENDSEC;', 'DATA;',
+  "#1=IFCPERSON($,'Doe','John',$,$,$,$,$);",
+  "#2=IFCORGANIZATION($,'bimhub',$,$,$);",
+  '#3=IFCPERSONANDORGANIZATION(#1,#2,$);',
+  'ENDSEC;', 'END-ISO-10303-21;', ''].join('\n');
+
+/**
+ * What the check-in, download and extended-data cases refer to (all owned by the admin):
+ *   revPoid ("case-rev-project", ifc2x3tc1) with one revision roid (comment "case revision",
+ *   3 objects) checked in from SMALL_IFC; ifcPoid1..ifcPoid4 (empty ifc2x3tc1 projects, one per
+ *   check-in case, so no case waits for another's lock); desOid / serOid / zipSerOid: the
+ *   admin's "Ifc2x3tc1 (Streaming)" deserializer, "Ifc (Streaming)" and "IfcZip" serializers;
+ *   schemaOid ("case-schema"), fileId ("case.txt", text/plain, "case file\n"), edid (extended
+ *   data "case-ed" on roid with that schema and file); smallIfcBase64.
+ */
+async function revisionSetup(call)
+{
+  const des = await call('PluginInterface', 'getAllDeserializers', { onlyEnabled: true });
+  const ser = await call('PluginInterface', 'getAllSerializers', { onlyEnabled: true });
+  const desOid = des.find((d) => d.name === 'Ifc2x3tc1 (Streaming)').oid;
+  const serOid = ser.find((x) => x.name === 'Ifc (Streaming)').oid;
+  const zipSerOid = ser.find((x) => x.name === 'IfcZip').oid;
+  const rp = await call('ServiceInterface', 'addProject', { projectName: 'case-rev-project', schema: 'ifc2x3tc1' });
+  const smallIfcBase64 = Buffer.from(SMALL_IFC).toString('base64');
+  const st = await call('ServiceInterface', 'checkinSync', {
+    poid: rp.oid, comment: 'case revision', deserializerOid: desOid, fileSize: SMALL_IFC.length,
+    fileName: 'case.ifc', data: smallIfcBase64, merge: false,
+  });
+  if (st.state !== 'FINISHED') throw new Error(`setup check-in failed: ${JSON.stringify(st)}`);
+  const more = {};
+  for (let i = 1; i <= 4; i++) {
+    more[`ifcPoid${i}`] = (await call('ServiceInterface', 'addProject',
+      { projectName: `case-ifc-${i}`, schema: 'ifc2x3tc1' })).oid;
+  }
+  const schemaOid = await call('ServiceInterface', 'addExtendedDataSchema', { extendedDataSchema: {
+    __type: 'SExtendedDataSchema', name: 'case-schema', contentType: 'text/plain', description: 'for cases',
+  } });
+  const fileId = await call('ServiceInterface', 'uploadFile', { file: {
+    __type: 'SFile', data: Buffer.from('case file\n').toString('base64'), filename: 'case.txt', mime: 'text/plain', size: 10,
+  } });
+  await call('ServiceInterface', 'addExtendedDataToRevision', { roid: st.roid, extendedData: {
+    __type: 'SExtendedData', title: 'case-ed', schemaId: schemaOid, fileId,
+  } });
+  const eds = await call('ServiceInterface', 'getAllExtendedDataOfRevision', { roid: st.roid });
+  return {
+    revPoid: rp.oid, roid: st.roid, desOid, serOid, zipSerOid, schemaOid, fileId, edid: eds[0].oid,
+    smallIfcBase64, ...more,
+  };
+}
+
 describe('API cases (tests/api/cases)', () => {
   let srv;
   let vars;
@@ -171,7 +227,9 @@ describe('API cases (tests/api/cases)', () => {
     vars = {
       adminUser: ADMIN_USER, adminPassword: ADMIN_PASSWORD, adminUoid: me.oid,
       userName: USER, userPassword: USER_PW, userUoid: user.oid, projectPoid: project.oid,
+      serverUrl: srv.url,
     };
+    Object.assign(vars, await revisionSetup(call));
   });
   after(async () => {
     if (srv) await srv.stop();

@@ -45,6 +45,23 @@ struct chunk {
   unsigned char data[];
 };
 
+/* Hashing and writing the blob run on a thread of their own, beside the IFC reader on the
+ * worker: the two take about the same time per byte, so a check-in goes nearly twice as
+ * fast. The worker hands over copies through a bounded queue. */
+#define WRITER_QUEUE_BYTES (8u << 20)
+
+struct writer {
+  pthread_t thread;
+  bool started;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  struct chunk *head, *tail;
+  size_t queued;
+  bool ended;     /* no more chunks will come */
+  enum bh_err rc; /* the first write error */
+  struct blob_writer *blob;
+};
+
 struct checkin {
   struct checkins *owner;
   struct model *m;
@@ -71,7 +88,8 @@ struct checkin {
   struct inflate_stream *inflater;
   struct zip_reader *zip;
   struct ifc_reader *reader;
-  struct blob_writer *blob;
+  struct blob_writer *blob; /* owned by the writer thread while it runs */
+  struct writer writer;
   uint64_t consumed;
   bool schema_checked;
 };
@@ -258,11 +276,87 @@ static enum bh_err reader_failed(struct checkin *ci)
               (unsigned long long)e->offset);
 }
 
-/* The uncompressed IFC bytes: to the blob and the reader. */
+static void *writer_main(void *arg)
+{
+  struct writer *w = arg;
+  pthread_mutex_lock(&w->lock);
+  for (;;) {
+    while (!w->head && !w->ended)
+      pthread_cond_wait(&w->cond, &w->lock);
+    struct chunk *c = w->head;
+    if (!c)
+      break;
+    w->head = c->next;
+    if (!w->head)
+      w->tail = NULL;
+    w->queued -= c->len;
+    pthread_cond_broadcast(&w->cond); /* room for the worker */
+    enum bh_err prior = w->rc;
+    pthread_mutex_unlock(&w->lock);
+    enum bh_err rc = prior == BH_OK ? blob_writer_write(w->blob, c->data, c->len) : prior;
+    free(c);
+    pthread_mutex_lock(&w->lock);
+    if (w->rc == BH_OK)
+      w->rc = rc;
+  }
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
+}
+
+/* Queues a copy of data for the writer thread, waiting while the queue is full. Returns the
+ * writer's first error, if any. Worker thread. */
+static enum bh_err writer_put(struct writer *w, const void *data, size_t len)
+{
+  struct chunk *c = malloc(sizeof *c + len);
+  if (!c)
+    return BH_NOMEM;
+  c->next = NULL;
+  c->len = len;
+  memcpy(c->data, data, len);
+  pthread_mutex_lock(&w->lock);
+  while (w->queued > WRITER_QUEUE_BYTES && w->rc == BH_OK)
+    pthread_cond_wait(&w->cond, &w->lock);
+  enum bh_err rc = w->rc;
+  if (rc == BH_OK) {
+    if (w->tail)
+      w->tail->next = c;
+    else
+      w->head = c;
+    w->tail = c;
+    w->queued += len;
+    pthread_cond_broadcast(&w->cond);
+  } else {
+    free(c);
+  }
+  pthread_mutex_unlock(&w->lock);
+  return rc;
+}
+
+/* Waits for the writer to have written everything; its first error. Worker thread. */
+static enum bh_err writer_finish(struct writer *w)
+{
+  if (!w->started)
+    return BH_OK;
+  pthread_mutex_lock(&w->lock);
+  w->ended = true;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+  pthread_join(w->thread, NULL);
+  w->started = false;
+  while (w->head) {
+    struct chunk *c = w->head;
+    w->head = c->next;
+    free(c);
+  }
+  w->tail = NULL;
+  return w->rc;
+}
+
+/* The uncompressed IFC bytes: to the blob (on the writer thread) and the reader. */
 static enum bh_err sink_ifc(void *arg, const void *data, size_t len)
 {
   struct checkin *ci = arg;
-  enum bh_err rc = blob_writer_write(ci->blob, data, len);
+  enum bh_err rc = writer_put(&ci->writer, data, len);
   if (rc == BH_TOOBIG)
     return fail(ci, rc, 0, "The model is larger than the limit of %lld bytes",
                 (long long)ci->m->cfg->max_upload_bytes);
@@ -485,6 +579,13 @@ static void *worker(void *arg)
     rc = fail(ci, BH_CLOSED, 0, "The upload was interrupted");
   if (rc == BH_OK)
     rc = finish_input(ci);
+  /* the writer has everything once it stops: its error counts like any other */
+  enum bh_err wrc = writer_finish(&ci->writer);
+  if (rc == BH_OK && wrc == BH_TOOBIG)
+    rc = fail(ci, wrc, 0, "The model is larger than the limit of %lld bytes",
+              (long long)m->cfg->max_upload_bytes);
+  else if (rc == BH_OK && wrc != BH_OK)
+    rc = fail(ci, wrc, 0, "Cannot store the model: %s", bh_err_text(wrc));
 
   char hash[BLOB_HASH_HEX];
   uint64_t size = 0;
@@ -549,6 +650,11 @@ static void *worker(void *arg)
 
 static void checkin_free(struct checkin *ci)
 {
+  writer_finish(&ci->writer);
+  if (ci->writer.blob) {
+    pthread_cond_destroy(&ci->writer.cond);
+    pthread_mutex_destroy(&ci->writer.lock);
+  }
   struct chunk *c = ci->head;
   while (c) {
     struct chunk *next = c->next;
@@ -579,6 +685,13 @@ static enum bh_err prepare(struct checkin *ci, const struct checkin_params *p)
   enum bh_err rc = blob_writer_new(ci->m->blobs, (uint64_t)cfg->max_upload_bytes, &ci->blob);
   if (rc != BH_OK)
     return rc;
+  struct writer *w = &ci->writer;
+  w->blob = ci->blob;
+  pthread_mutex_init(&w->lock, NULL);
+  pthread_cond_init(&w->cond, NULL);
+  if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
+    return BH_NOMEM;
+  w->started = true;
   inflate_sink after_inflate = sink_ifc;
   if (ci->deserializer->format == PLUGIN_STEP_ZIP) {
     rc = zip_reader_new(&ci->zip, (uint64_t)cfg->max_upload_bytes, sink_ifc, ci);

@@ -84,5 +84,7 @@ void checkin_release(struct checkin *ci);
 /* checkinFromUrl: fetches url (http or https only) on a thread of its own with libcurl,
  * within the fetch timeouts and the upload limit, into the check-in, and ends its input. */
 enum bh_err checkin_fetch(struct checkin *ci, const char *url, struct bh_why *why);
+/* Whether checkin_fetch would take url (http or https); check before checkin_start. */
+bool checkin_url_allowed(const char *url);
 
 #endif

@@ -95,9 +95,14 @@ static void *fetch_main(void *arg)
   return NULL;
 }
 
+bool checkin_url_allowed(const char *url)
+{
+  return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
+}
+
 enum bh_err checkin_fetch(struct checkin *ci, const char *url, struct bh_why *why)
 {
-  if (!url || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0))
+  if (!checkin_url_allowed(url))
     return bh_fail(why, BH_BADREQUEST, "Only http and https URLs can be checked in");
   const struct bh_config *cfg = checkin_config(ci);
   struct fetch *f = calloc(1, sizeof *f);

@@ -21,11 +21,11 @@ echo
 echo "== bench/bench_http.sh"
 bench/bench_http.sh || { echo "bench_http.sh failed"; status=1; }
 
-# C micro-benchmarks (bench/bench_*.c) built by CMake into build-release/.
-for b in $(find build-release -maxdepth 3 -type f -name 'bench_*' -perm -u+x 2>/dev/null | sort); do
-  echo
-  echo "== $b"
-  echo "\$ $b"
-  "$b" || { echo "$b failed"; status=1; }
-done
+echo
+echo "== bench/bench_checkin.sh (the IFC reader, sha256sum, whole check-ins)"
+bench/bench_checkin.sh "${BENCH_CHECKIN_MB:-500}" || { echo "bench_checkin.sh failed"; status=1; }
+
+echo
+echo "== bench/bench_fanout.sh (pushes to /stream endpoints, and mosquitto as the peer)"
+bench/bench_fanout.sh || { echo "bench_fanout.sh failed"; status=1; }
 exit $status

@@ -106,6 +106,11 @@ enum bh_err project_update(struct model *m, const struct actor *who,
 /* deleteProject / undeleteProject: the project and its sub-projects change state. */
 enum bh_err project_set_deleted(struct model *m, const struct actor *who, int64_t poid,
                                 bool deleted, struct bh_why *why);
+/* The same checks when the caller needs no record. */
+enum bh_err project_check_readable(struct model *m, const struct actor *who, int64_t poid,
+                                   struct bh_why *why);
+enum bh_err revision_check_readable(struct model *m, const struct actor *who, int64_t roid,
+                                    struct bh_why *why);
 /* A revision whose project the actor may read; "Revision does not exist" otherwise. */
 enum bh_err revision_get_readable(struct model *m, const struct actor *who, int64_t roid,
                                   struct revision_rec *out, struct bh_why *why);

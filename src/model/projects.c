@@ -404,3 +404,23 @@ enum bh_err revision_get_readable(struct model *m, const struct actor *who, int6
   }
   return BH_OK;
 }
+
+enum bh_err project_check_readable(struct model *m, const struct actor *who, int64_t poid,
+                                   struct bh_why *why)
+{
+  struct project_rec p;
+  enum bh_err rc = project_get_readable(m, who, poid, &p, why);
+  if (rc == BH_OK)
+    project_rec_clear(&p);
+  return rc;
+}
+
+enum bh_err revision_check_readable(struct model *m, const struct actor *who, int64_t roid,
+                                    struct bh_why *why)
+{
+  struct revision_rec r;
+  enum bh_err rc = revision_get_readable(m, who, roid, &r, why);
+  if (rc == BH_OK)
+    revision_rec_clear(&r);
+  return rc;
+}

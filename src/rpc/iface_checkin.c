@@ -184,13 +184,11 @@ static enum bh_err svc_get_revision(struct rpc_call *c)
 static enum bh_err svc_get_all_revisions_of_project(struct rpc_call *c)
 {
   int64_t poid;
-  struct project_rec p;
   enum bh_err rc = rpc_param_long(c, "poid", &poid);
   if (rc == BH_OK)
-    rc = project_get_readable(c->m, &c->actor, poid, &p, &c->why);
+    rc = project_check_readable(c->m, &c->actor, poid, &c->why);
   if (rc != BH_OK)
     return rc;
-  project_rec_clear(&p);
   struct revision_list l;
   rc = store_revision_list(c->m->st, poid, &l);
   if (rc != BH_OK)

@@ -305,13 +305,11 @@ static enum bh_err svc_add_extended_data_to_project(struct rpc_call *c)
 {
   int64_t poid;
   struct ed_rec e = {0};
-  struct project_rec p;
   enum bh_err rc = rpc_param_long(c, "poid", &poid);
   if (rc == BH_OK)
-    rc = project_get_readable(c->m, &c->actor, poid, &p, &c->why);
+    rc = project_check_readable(c->m, &c->actor, poid, &c->why);
   if (rc != BH_OK)
     return rc;
-  project_rec_clear(&p);
   e.roid = -1;
   e.poid = poid;
   rc = read_extended_data(c, &e);
@@ -353,15 +351,13 @@ static enum bh_err svc_get_extended_data(struct rpc_call *c)
 static enum bh_err of_revision(struct rpc_call *c, bool by_schema, bool last_only)
 {
   int64_t roid, schema = -1;
-  struct revision_rec r;
   enum bh_err rc = rpc_param_long(c, "roid", &roid);
   if (rc == BH_OK && by_schema)
     rc = rpc_param_long(c, "schemaId", &schema);
   if (rc == BH_OK)
-    rc = revision_get_readable(c->m, &c->actor, roid, &r, &c->why);
+    rc = revision_check_readable(c->m, &c->actor, roid, &c->why);
   if (rc != BH_OK)
     return rc;
-  revision_rec_clear(&r);
   int64_t *ids = NULL;
   size_t n = 0;
   if (store_ed_ids_of_revision(c->m->st, roid, schema, &ids, &n) != BH_OK)

@@ -242,28 +242,24 @@ static enum bh_err reg_topics_on_server(struct rpc_call *c)
 static enum bh_err reg_topics_on_project(struct rpc_call *c)
 {
   int64_t poid;
-  struct project_rec p;
   enum bh_err rc = rpc_param_long(c, "poid", &poid);
   if (rc == BH_OK)
-    rc = project_get_readable(c->m, &c->actor, poid, &p, &c->why);
+    rc = project_check_readable(c->m, &c->actor, poid, &c->why);
   if (rc != BH_OK)
     return rc;
-  project_rec_clear(&p);
   return topics_result(c, poid, -1);
 }
 
 static enum bh_err reg_topics_on_revision(struct rpc_call *c)
 {
   int64_t poid, roid;
-  struct revision_rec r;
   enum bh_err rc = rpc_param_long(c, "poid", &poid);
   if (rc == BH_OK)
     rc = rpc_param_long(c, "roid", &roid);
   if (rc == BH_OK)
-    rc = revision_get_readable(c->m, &c->actor, roid, &r, &c->why);
+    rc = revision_check_readable(c->m, &c->actor, roid, &c->why);
   if (rc != BH_OK)
     return rc;
-  revision_rec_clear(&r);
   return topics_result(c, -1, roid);
 }
 

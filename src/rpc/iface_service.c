@@ -140,13 +140,11 @@ static enum bh_err svc_get_top_level_project_by_name(struct rpc_call *c)
 static enum bh_err svc_get_sub_projects(struct rpc_call *c)
 {
   int64_t poid;
-  struct project_rec p;
   enum bh_err rc = rpc_param_long(c, "poid", &poid);
   if (rc == BH_OK)
-    rc = project_get_readable(c->m, &c->actor, poid, &p, &c->why);
+    rc = project_check_readable(c->m, &c->actor, poid, &c->why);
   if (rc != BH_OK)
     return rc;
-  project_rec_clear(&p);
   struct project_list l;
   rc = filtered(c, NULL, false, poid, &l);
   return rc == BH_OK ? project_list_result(c, &l) : rc;
@@ -286,13 +284,11 @@ static enum bh_err svc_get_user_by_uoid(struct rpc_call *c)
 static enum bh_err users_of_project(struct rpc_call *c, bool authorized)
 {
   int64_t poid;
-  struct project_rec p;
   enum bh_err rc = rpc_param_long(c, "poid", &poid);
   if (rc == BH_OK)
-    rc = project_get_readable(c->m, &c->actor, poid, &p, &c->why);
+    rc = project_check_readable(c->m, &c->actor, poid, &c->why);
   if (rc != BH_OK)
     return rc;
-  project_rec_clear(&p);
   struct user_list l;
   rc = store_user_list(c->m->st, &l);
   if (rc != BH_OK)

@@ -34,6 +34,13 @@ char *col_text(sqlite3_stmt *s, int i);
 int bind_text_or_null(sqlite3_stmt *s, int i, const char *v);
 /* The prepared statement for sql (a string literal). Lock held. NULL on error (logged). */
 sqlite3_stmt *store_prepared(struct store *st, const char *sql);
+/* Reads one row into *elem (allocating its strings); BH_OK or BH_NOMEM. */
+typedef enum bh_err (*row_reader)(sqlite3_stmt *s, void *elem);
+/* Steps s (binds done, lock held) and reads every row into a malloc'd array of elements of
+ * elem_size; on failure clears what was read (clear, per element) and returns the error.
+ * Resets s. */
+enum bh_err store_rows(struct store *st, sqlite3_stmt *s, size_t elem_size, row_reader read,
+                       void (*clear)(void *elem), void **v, size_t *n, const char *what);
 /* malloc'd array of ids from a statement whose first column is an id; binds done. */
 enum bh_err store_ids(struct store *st, sqlite3_stmt *s, int64_t **ids, size_t *n);
 

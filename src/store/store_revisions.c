@@ -21,7 +21,6 @@
   } while (0)
 
 /* Reads one row with reader(s, out); BH_NOTFOUND when there is none. Lock held by caller. */
-typedef enum bh_err (*row_reader)(sqlite3_stmt *s, void *out);
 
 static enum bh_err one_row(struct store *st, sqlite3_stmt *s, row_reader reader, void *out,
                            const char *what)
@@ -175,40 +174,23 @@ enum bh_err store_revision_get(struct store *st, int64_t roid, struct revision_r
 static const char SQL_REV_LIST[] =
     "SELECT " REVISION_COLS " FROM revisions WHERE poid = ?1 ORDER BY number";
 
+static void clear_revision(void *elem)
+{
+  revision_rec_clear(elem);
+}
+
 enum bh_err store_revision_list(struct store *st, int64_t poid, struct revision_list *out)
 {
   memset(out, 0, sizeof *out);
   store_lock(st);
   sqlite3_stmt *s = store_prepared(st, SQL_REV_LIST);
-  enum bh_err rc = s ? BH_OK : BH_STORE;
-  size_t cap = 0;
-  int r = SQLITE_DONE;
-  if (s)
-    sqlite3_bind_int64(s, 1, poid);
-  while (rc == BH_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-    if (out->n == cap) {
-      size_t ncap = cap ? cap * 2 : 8;
-      struct revision_rec *nv = realloc(out->v, ncap * sizeof *nv);
-      if (!nv) {
-        rc = BH_NOMEM;
-        break;
-      }
-      out->v = nv;
-      cap = ncap;
-    }
-    rc = read_revision(s, &out->v[out->n]);
-    if (rc == BH_OK)
-      out->n++;
-  }
-  if (rc == BH_OK && r != SQLITE_DONE)
-    rc = store_fail(st, r, "revision list");
+  enum bh_err rc = BH_STORE;
   if (s) {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    sqlite3_bind_int64(s, 1, poid);
+    rc = store_rows(st, s, sizeof *out->v, read_revision, clear_revision, (void **)&out->v, &out->n,
+                    "revision list");
   }
   store_unlock(st);
-  if (rc != BH_OK)
-    revision_list_clear(out);
   return rc;
 }
 
@@ -249,49 +231,32 @@ enum bh_err store_revision_set_comment(struct store *st, int64_t roid, const cha
 static const char SQL_REV_TYPES[] =
     "SELECT type, count FROM revision_types WHERE roid = ?1 ORDER BY type";
 
+static enum bh_err read_type_count(sqlite3_stmt *s, void *elem)
+{
+  struct type_count *t = elem;
+  t->type = col_text(s, 0);
+  t->count = sqlite3_column_int64(s, 1);
+  return t->type ? BH_OK : BH_NOMEM;
+}
+
+static void clear_type_count(void *elem)
+{
+  free(((struct type_count *)elem)->type);
+}
+
 enum bh_err store_revision_types(struct store *st, int64_t roid, struct type_count **out, size_t *n)
 {
-  *out = NULL;
-  *n = 0;
   store_lock(st);
   sqlite3_stmt *s = store_prepared(st, SQL_REV_TYPES);
-  enum bh_err rc = s ? BH_OK : BH_STORE;
-  size_t cap = 0;
-  int r = SQLITE_DONE;
-  if (s)
-    sqlite3_bind_int64(s, 1, roid);
-  while (rc == BH_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-    if (*n == cap) {
-      size_t ncap = cap ? cap * 2 : 32;
-      struct type_count *nv = realloc(*out, ncap * sizeof *nv);
-      if (!nv) {
-        rc = BH_NOMEM;
-        break;
-      }
-      *out = nv;
-      cap = ncap;
-    }
-    (*out)[*n].type = col_text(s, 0);
-    (*out)[*n].count = sqlite3_column_int64(s, 1);
-    if (!(*out)[*n].type)
-      rc = BH_NOMEM;
-    else
-      (*n)++;
-  }
-  if (rc == BH_OK && r != SQLITE_DONE)
-    rc = store_fail(st, r, "revision types");
+  enum bh_err rc = BH_STORE;
+  *out = NULL;
+  *n = 0;
   if (s) {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    sqlite3_bind_int64(s, 1, roid);
+    rc = store_rows(st, s, sizeof **out, read_type_count, clear_type_count, (void **)out, n,
+                    "revision types");
   }
   store_unlock(st);
-  if (rc != BH_OK) {
-    for (size_t i = 0; i < *n; i++)
-      free((*out)[i].type);
-    free(*out);
-    *out = NULL;
-    *n = 0;
-  }
   return rc;
 }
 

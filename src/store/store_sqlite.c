@@ -211,6 +211,44 @@ sqlite3_stmt *store_prepared(struct store *st, const char *sql)
   return NULL;
 }
 
+enum bh_err store_rows(struct store *st, sqlite3_stmt *s, size_t elem_size, row_reader read,
+                       void (*clear)(void *elem), void **v, size_t *n, const char *what)
+{
+  *v = NULL;
+  *n = 0;
+  size_t cap = 0;
+  enum bh_err rc = BH_OK;
+  int r;
+  while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+    if (*n == cap) {
+      size_t ncap = cap ? cap * 2 : 16;
+      void *nv = realloc(*v, ncap * elem_size);
+      if (!nv) {
+        rc = BH_NOMEM;
+        break;
+      }
+      *v = nv;
+      cap = ncap;
+    }
+    rc = read(s, (char *)*v + *n * elem_size);
+    if (rc != BH_OK)
+      break;
+    (*n)++;
+  }
+  if (rc == BH_OK && r != SQLITE_DONE)
+    rc = store_fail(st, r, what);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (rc != BH_OK) {
+    for (size_t i = 0; i < *n; i++)
+      clear((char *)*v + i * elem_size);
+    free(*v);
+    *v = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
 enum bh_err store_ids(struct store *st, sqlite3_stmt *s, int64_t **ids, size_t *n)
 {
   *ids = NULL;
@@ -514,8 +552,9 @@ void user_list_clear(struct user_list *l)
   l->n = 0;
 }
 
-static enum bh_err read_user(sqlite3_stmt *s, struct user_rec *u)
+static enum bh_err read_user(sqlite3_stmt *s, void *elem)
 {
+  struct user_rec *u = elem;
   memset(u, 0, sizeof *u);
   u->uoid = sqlite3_column_int64(s, 0);
   u->username = col_text(s, 1);
@@ -595,36 +634,20 @@ enum bh_err store_user_by_token(struct store *st, const char *user_token, struct
   return user_one(st, S_USER_BY_TOKEN, 0, user_token, out);
 }
 
+static void clear_user(void *elem)
+{
+  user_rec_clear(elem);
+}
+
 enum bh_err store_user_list(struct store *st, struct user_list *out)
 {
   memset(out, 0, sizeof *out);
   store_lock(st);
   sqlite3_stmt *s = stmt(st, S_USER_LIST);
-  enum bh_err rc = s ? BH_OK : BH_STORE;
-  size_t cap = 0;
-  int r;
-  while (rc == BH_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-    if (out->n == cap) {
-      size_t ncap = cap ? cap * 2 : 16;
-      struct user_rec *nv = realloc(out->v, ncap * sizeof *nv);
-      if (!nv) {
-        rc = BH_NOMEM;
-        break;
-      }
-      out->v = nv;
-      cap = ncap;
-    }
-    rc = read_user(s, &out->v[out->n]);
-    if (rc == BH_OK)
-      out->n++;
-  }
-  if (rc == BH_OK && r != SQLITE_DONE)
-    rc = store_fail(st, r, "user list");
-  if (s)
-    sqlite3_reset(s);
+  enum bh_err rc = s ? store_rows(st, s, sizeof *out->v, read_user, clear_user, (void **)&out->v,
+                                  &out->n, "user list")
+                     : BH_STORE;
   store_unlock(st);
-  if (rc != BH_OK)
-    user_list_clear(out);
   return rc;
 }
 
@@ -702,8 +725,9 @@ void project_list_clear(struct project_list *l)
   l->n = 0;
 }
 
-static enum bh_err read_project(sqlite3_stmt *s, struct project_rec *p)
+static enum bh_err read_project(sqlite3_stmt *s, void *elem)
 {
+  struct project_rec *p = elem;
   memset(p, 0, sizeof *p);
   p->poid = sqlite3_column_int64(s, 0);
   p->number = sqlite3_column_int64(s, 1);
@@ -804,41 +828,25 @@ enum bh_err store_project_by_name(struct store *st, int64_t parent, const char *
   return project_one(st, S_PROJECT_BY_NAME, parent, name, out);
 }
 
+static void clear_project(void *elem)
+{
+  project_rec_clear(elem);
+}
+
 static enum bh_err project_many(struct store *st, enum stmt_id id, int64_t key, bool bind_key,
                                 struct project_list *out)
 {
   memset(out, 0, sizeof *out);
   store_lock(st);
   sqlite3_stmt *s = stmt(st, id);
-  enum bh_err rc = s ? BH_OK : BH_STORE;
-  size_t cap = 0;
-  int r = SQLITE_DONE;
-  if (s && bind_key)
-    sqlite3_bind_int64(s, 1, key);
-  while (rc == BH_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
-    if (out->n == cap) {
-      size_t ncap = cap ? cap * 2 : 16;
-      struct project_rec *nv = realloc(out->v, ncap * sizeof *nv);
-      if (!nv) {
-        rc = BH_NOMEM;
-        break;
-      }
-      out->v = nv;
-      cap = ncap;
-    }
-    rc = read_project(s, &out->v[out->n]);
-    if (rc == BH_OK)
-      out->n++;
-  }
-  if (rc == BH_OK && r != SQLITE_DONE)
-    rc = store_fail(st, r, "project list");
+  enum bh_err rc = BH_STORE;
   if (s) {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    if (bind_key)
+      sqlite3_bind_int64(s, 1, key);
+    rc = store_rows(st, s, sizeof *out->v, read_project, clear_project, (void **)&out->v, &out->n,
+                    "project list");
   }
   store_unlock(st);
-  if (rc != BH_OK)
-    project_list_clear(out);
   return rc;
 }
 

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     start();
   struct rpc_origin o = {.peer_addr = "127.0.0.1"};
   struct rpc_reply r;
-  rpc_handle_json(rpc, (const char *)data, size, &o, &r);
+  rpc_handle_json(rpc, (const char *)data, size, &o, true, &r);
   if (r.body) {
     json_t *reply = json_loadb(r.body, r.len, 0, NULL);
     if (!reply)

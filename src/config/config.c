@@ -83,6 +83,15 @@ static const struct cfg_opt cfg_opts[] = {
             "checkinFromUrl: the whole transfer may take this long"),
     INT_OPT("fetch_connect_timeout_s", fetch_connect_timeout_s, 1, 600, 10,
             "checkinFromUrl: connecting may take this long"),
+    INT_OPT("service_connect_timeout_ms", service_connect_timeout_ms, 100, 600000, 5000,
+            "connecting to a remote service may take this long"),
+    INT_OPT("service_timeout_ms", service_timeout_ms, 100, 3600000, 10000,
+            "a whole call to a remote service may take this long"),
+    INT_OPT("service_max_response_bytes", service_max_response_bytes, 1024, 1 << 30, 1 << 20,
+            "largest answer read from a remote service"),
+    STR_OPT("service_allow", service_allow, "127.0.0.0/8,::1/128",
+            "loopback and private CIDRs remote services may be at (public addresses always "
+            "are; link-local, multicast and reserved never)"),
     INT_OPT("token_lifetime_s", token_lifetime_s, 1, INT64_C(10) * 365 * 86400, 30 * 86400,
             "lifetime of a login token"),
     INT_OPT(

@@ -48,6 +48,11 @@ struct bh_config {
   int64_t max_download_data_bytes;    /* largest model getDownloadData returns in Base64 */
   int64_t fetch_timeout_s;            /* checkinFromUrl: whole transfer */
   int64_t fetch_connect_timeout_s;
+  /* remote services */
+  int64_t service_connect_timeout_ms;
+  int64_t service_timeout_ms; /* a whole call to a service */
+  int64_t service_max_response_bytes;
+  char *service_allow; /* CIDRs of loopback/private addresses services may have */
   /* store */
   char *sqlite_synchronous; /* "full" or "normal" */
 };

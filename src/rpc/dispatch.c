@@ -26,6 +26,7 @@ const struct rpc_iface *const rpc_ifaces[] = {
     &rpc_iface_service,
     &rpc_iface_service_checkin,
     &rpc_iface_service_extdata,
+    &rpc_iface_service_services,
     &rpc_iface_settings,
 };
 const size_t rpc_iface_count = sizeof rpc_ifaces / sizeof rpc_ifaces[0];
@@ -491,8 +492,18 @@ static char *dump(json_t *j, size_t *len)
   return s;
 }
 
+/* Whether a request names a method that may block. */
+static bool is_blocking(json_t *request)
+{
+  const char *iname = json_string_value(json_object_get(request, "interface"));
+  const char *mname = json_string_value(json_object_get(request, "method"));
+  const struct rpc_iface *ifc = iname ? find_iface(iname) : NULL;
+  const struct rpc_method *m = ifc && mname ? rpc_find_method(ifc, mname) : NULL;
+  return m && (m->flags & RPC_BLOCKING);
+}
+
 void rpc_handle_json(struct rpc *rpc, const char *body, size_t len, const struct rpc_origin *origin,
-                     struct rpc_reply *out)
+                     bool may_block, struct rpc_reply *out)
 {
   memset(out, 0, sizeof *out);
   out->http_status = 200;
@@ -503,6 +514,18 @@ void rpc_handle_json(struct rpc *rpc, const char *body, size_t len, const struct
     json_decref(env);
     out->http_status = 500;
     return;
+  }
+  if (!may_block) {
+    bool blocking = is_blocking(json_object_get(env, "request"));
+    size_t i;
+    json_t *one;
+    json_array_foreach(json_object_get(env, "requests"), i, one) blocking =
+        blocking || is_blocking(one);
+    if (blocking) {
+      json_decref(env);
+      out->needs_worker = true;
+      return;
+    }
   }
   const char *token = json_string_value(json_object_get(env, "token"));
   if (!token && origin)

@@ -3,6 +3,7 @@
 #ifndef BH_RPC_H
 #define BH_RPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,7 @@ struct rpc_reply {
   size_t len;
   int http_status;   /* 200, or 500 (empty body) for a body that is not a JSON object */
   unsigned delay_ms; /* > 0: hold the reply this long (failed login) without blocking */
+  bool needs_worker; /* nothing was run: call again with may_block on a worker thread */
 };
 
 /* Creates the dispatcher. Borrows cfg, store and events; they must outlive it. */
@@ -32,9 +34,12 @@ enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store 
 void rpc_free(struct rpc *rpc);
 
 /* Answers one POST /json body (spec §1.2): single "request", multi "requests", "token",
- * "id". Always fills out (free with rpc_reply_free). */
+ * "id". Always fills out (free with rpc_reply_free). Some methods wait on the network or on
+ * a check-in (calls to remote services, synchronous check-ins): without may_block, an
+ * envelope holding one runs nothing and answers needs_worker, so an event-loop thread can
+ * hand it to a worker instead of stalling its other connections. */
 void rpc_handle_json(struct rpc *rpc, const char *body, size_t len, const struct rpc_origin *origin,
-                     struct rpc_reply *out);
+                     bool may_block, struct rpc_reply *out);
 void rpc_reply_free(struct rpc_reply *r);
 
 /* Resolves a session token to its user. BH_AUTH for an unknown, revoked or expired token. */

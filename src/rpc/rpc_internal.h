@@ -26,6 +26,7 @@ enum rpc_auth {
 enum rpc_flags {
   RPC_NOT_SETUP_OK = 1,  /* may run while the server is NOT_SETUP */
   RPC_IGNORES_TOKEN = 2, /* a bad envelope token does not fail it (login) */
+  RPC_BLOCKING = 4,      /* may wait seconds (network, a check-in): never on a loop thread */
 };
 
 struct rpc_param {
@@ -59,8 +60,8 @@ struct rpc_iface {
   const struct rpc_iface var = {iname, table, sizeof table / sizeof table[0]}
 
 extern const struct rpc_iface rpc_iface_auth, rpc_iface_admin, rpc_iface_settings, rpc_iface_meta,
-    rpc_iface_service, rpc_iface_service_checkin, rpc_iface_service_extdata, rpc_iface_plugin,
-    rpc_iface_registry;
+    rpc_iface_service, rpc_iface_service_checkin, rpc_iface_service_extdata,
+    rpc_iface_service_services, rpc_iface_plugin, rpc_iface_registry;
 /* Every method table bimhub serves; several may share an interface name. */
 extern const struct rpc_iface *const rpc_ifaces[];
 extern const size_t rpc_iface_count;

@@ -69,7 +69,7 @@ static json_t *post(struct fixture *f, const char *body, int *status, unsigned *
 {
   struct rpc_origin o = {.peer_addr = "127.0.0.1"};
   struct rpc_reply r;
-  rpc_handle_json(f->rpc, body, strlen(body), &o, &r);
+  rpc_handle_json(f->rpc, body, strlen(body), &o, true, &r);
   *status = r.http_status;
   if (delay)
     *delay = r.delay_ms;

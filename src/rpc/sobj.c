@@ -150,7 +150,11 @@ json_t *sobj_project(struct model *m, const struct project_rec *p)
   json_object_set_new(f, "revisions", sobj_ids(revs, nrevs));
   json_object_set_new(f, "schema", sobj_text(p->schema));
   json_object_set_new(f, "sendEmailOnNewRevision", json_boolean(p->send_email_on_new_revision));
-  json_object_set_new(f, "services", json_array());
+  int64_t *svcs = NULL;
+  size_t nsvcs = 0;
+  store_service_ids(m->st, p->poid, &svcs, &nsvcs);
+  json_object_set_new(f, "services", sobj_ids(svcs, nsvcs));
+  free(svcs);
   json_object_set_new(f, "state", json_string(p->state == STATE_DELETED ? "DELETED" : "ACTIVE"));
   json_object_set_new(f, "subProjects", sobj_ids(kid_ids, nkids));
   free(users);

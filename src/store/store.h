@@ -256,4 +256,22 @@ enum bh_err store_endpoint_load(struct store *st, struct endpoint_rec **eps, siz
 enum bh_err store_endpoint_save(struct store *st, const struct endpoint_rec *eps, size_t neps,
                                 const struct endpoint_frame_rec *frames, size_t nframes);
 
+/* ---- remote services (store_services.c) ---- */
+
+/* A service bound to a project. fields: the SService fields as given (a JSON object);
+ * secret: the signing secret of its notifications. state 0 active, 1 deleted. */
+struct service_rec {
+  int64_t soid, poid, uoid;
+  int state;
+  int64_t created_ms;
+  char *fields;
+  char *secret;
+};
+void service_rec_clear(struct service_rec *s);
+enum bh_err store_service_add(struct store *st, const struct service_rec *s);
+enum bh_err store_service_get(struct store *st, int64_t soid, struct service_rec *out);
+/* Active services of a project, by soid. */
+enum bh_err store_service_ids(struct store *st, int64_t poid, int64_t **ids, size_t *n);
+enum bh_err store_service_set_state(struct store *st, int64_t soid, int state);
+
 #endif

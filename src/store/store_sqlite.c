@@ -63,6 +63,11 @@ static const char *const migrations[] = {
     " a INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY(endpoint, kind, a, b)) WITHOUT ROWID;"
     "CREATE TABLE endpoint_history(endpoint INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " time_ms INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY(endpoint, seq)) WITHOUT ROWID;",
+    /* 4: remote services bound to projects */
+    "CREATE TABLE services(soid INTEGER PRIMARY KEY, poid INTEGER NOT NULL, uoid INTEGER NOT NULL,"
+    " state INTEGER NOT NULL, created_ms INTEGER NOT NULL, fields TEXT NOT NULL,"
+    " secret TEXT NOT NULL);"
+    "CREATE INDEX services_poid ON services(poid, state);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -259,6 +259,71 @@ static void http_resume(void *arg)
   MHD_resume_connection(arg);
 }
 
+/* A /json envelope that may block (a call to a remote service, a synchronous check-in) runs
+ * on a worker of the loop, with the connection suspended, so the HTTP thread's other
+ * connections are not held up. */
+struct http_json_job {
+  uv_work_t req;
+  struct transport *t;
+  struct http_req *r;
+  struct MHD_Connection *c;
+  char *token; /* the header token, copied */
+};
+
+static void http_json_job_run(uv_work_t *req)
+{
+  struct http_json_job *j = req->data;
+  struct http_req *r = j->r;
+  struct rpc_origin origin = {r->peer, j->token};
+  rpc_reply_free(&r->reply);
+  memset(&r->reply, 0, sizeof r->reply);
+  rpc_handle_json(j->t->rpc, r->body ? r->body : "", r->len, &origin, true, &r->reply);
+  r->reply.delay_ms = 0; /* already on a worker: no failed login to slow down further */
+}
+
+static void http_json_job_done(uv_work_t *req, int status)
+{
+  struct http_json_job *j = req->data;
+  (void)status; /* a cancelled job leaves no reply: the resumed call answers 503 */
+  MHD_resume_connection(j->c);
+  free(j->token);
+  free(j);
+}
+
+static void http_json_job_start(void *arg)
+{
+  struct http_json_job *j = arg;
+  if (uv_queue_work(loop_uv(j->t->loop), &j->req, http_json_job_run, http_json_job_done) != 0)
+    http_json_job_done(&j->req, -1);
+}
+
+static enum MHD_Result http_json_on_worker(struct http_req *r, struct MHD_Connection *c,
+                                           const struct rpc_origin *origin)
+{
+  struct http_json_job *j = calloc(1, sizeof *j);
+  if (j && origin->header_token && !(j->token = strdup(origin->header_token))) {
+    free(j);
+    j = NULL;
+  }
+  if (!j) {
+    r->reply.needs_worker = false;
+    return http_send_static(c, MHD_HTTP_SERVICE_UNAVAILABLE, "server out of memory\n");
+  }
+  j->t = r->t;
+  j->r = r;
+  j->c = c;
+  j->req.data = j;
+  /* Suspend before posting so the resume can never come first. */
+  r->has_reply = true;
+  MHD_suspend_connection(c);
+  if (loop_post(r->t->loop, 0, http_json_job_start, j) != BH_OK) {
+    /* stopping: answer on this thread rather than never */
+    http_json_job_run(&j->req);
+    http_json_job_done(&j->req, 0);
+  }
+  return MHD_YES;
+}
+
 static enum MHD_Result http_json(struct http_req *r, struct MHD_Connection *c, const char *method,
                                  const char *upload, size_t *upload_size, bool is_first)
 {
@@ -305,7 +370,9 @@ static enum MHD_Result http_json(struct http_req *r, struct MHD_Connection *c, c
   }
 
   struct rpc_origin origin = {r->peer, http_header_token(c)};
-  rpc_handle_json(r->t->rpc, r->body ? r->body : "", r->len, &origin, &r->reply);
+  rpc_handle_json(r->t->rpc, r->body ? r->body : "", r->len, &origin, false, &r->reply);
+  if (r->reply.needs_worker)
+    return http_json_on_worker(r, c, &origin);
   if (r->reply.delay_ms == 0)
     return http_send_reply(c, &r->reply, JSON_TYPE);
 

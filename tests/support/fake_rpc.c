@@ -86,7 +86,7 @@ static int contains(const char *hay, size_t len, const char *needle)
 }
 
 void rpc_handle_json(struct rpc *rpc, const char *body, size_t len, const struct rpc_origin *origin,
-                     struct rpc_reply *out)
+                     bool may_block, struct rpc_reply *out)
 {
   (void)rpc;
   memset(out, 0, sizeof *out);

@@ -615,13 +615,14 @@ static void upload_java_part_data_chunked(void **state)
   free(b.p);
 }
 
-/* 50 MiB through a worker that takes 256 KiB a millisecond: the queue never holds much more
- * than its high-water mark, so the connection really was paused. */
+/* 50 MiB through a worker that takes 32 KiB a millisecond, slower than any loopback
+ * sender: the queue never holds much more than its high-water mark, so the connection
+ * really was paused. */
 static void upload_50mib_backpressure(void **state)
 {
   struct fx *f = *state;
   enum { HIGH = 512 * 1024, LOW = 256 * 1024 };
-  configure_slow(HIGH, LOW, 256 * 1024, 1000, false, 0);
+  configure_slow(HIGH, LOW, 32 * 1024, 1000, false, 0);
   struct sbuf b = {0};
   mp_field(&b, "token", "t");
   mp_field(&b, "poid", "1");

@@ -36,6 +36,22 @@ static enum bh_err one_row(struct store *st, sqlite3_stmt *s, row_reader reader,
   return rc;
 }
 
+/* The row of sql (one int64 parameter) read by reader into out, which is zeroed first. */
+static enum bh_err get_by_id(struct store *st, const char *sql, int64_t id, row_reader reader,
+                             void *out, size_t out_size, const char *what)
+{
+  memset(out, 0, out_size);
+  store_lock(st);
+  sqlite3_stmt *s = store_prepared(st, sql);
+  enum bh_err rc = BH_STORE;
+  if (s) {
+    sqlite3_bind_int64(s, 1, id);
+    rc = one_row(st, s, reader, out, what);
+  }
+  store_unlock(st);
+  return rc;
+}
+
 static enum bh_err ids_by_key(struct store *st, const char *sql, int64_t a, int64_t b, int nkeys,
                               int64_t **ids, size_t *n)
 {
@@ -159,16 +175,7 @@ static const char SQL_REV_GET[] = "SELECT " REVISION_COLS " FROM revisions WHERE
 
 enum bh_err store_revision_get(struct store *st, int64_t roid, struct revision_rec *out)
 {
-  memset(out, 0, sizeof *out);
-  store_lock(st);
-  sqlite3_stmt *s = store_prepared(st, SQL_REV_GET);
-  enum bh_err rc = BH_STORE;
-  if (s) {
-    sqlite3_bind_int64(s, 1, roid);
-    rc = one_row(st, s, read_revision, out, "revision get");
-  }
-  store_unlock(st);
-  return rc;
+  return get_by_id(st, SQL_REV_GET, roid, read_revision, out, sizeof *out, "revision get");
 }
 
 static const char SQL_REV_LIST[] =
@@ -305,16 +312,7 @@ static const char SQL_FILE_GET[] =
 
 enum bh_err store_file_get(struct store *st, int64_t oid, struct file_rec *out)
 {
-  memset(out, 0, sizeof *out);
-  store_lock(st);
-  sqlite3_stmt *s = store_prepared(st, SQL_FILE_GET);
-  enum bh_err rc = BH_STORE;
-  if (s) {
-    sqlite3_bind_int64(s, 1, oid);
-    rc = one_row(st, s, read_file, out, "file get");
-  }
-  store_unlock(st);
-  return rc;
+  return get_by_id(st, SQL_FILE_GET, oid, read_file, out, sizeof *out, "file get");
 }
 
 /* ---- extended data schemas ---- */
@@ -365,16 +363,8 @@ static const char SQL_EDS_IDS[] = "SELECT oid FROM ed_schemas ORDER BY name";
 
 enum bh_err store_ed_schema_get(struct store *st, int64_t oid, struct ed_schema_rec *out)
 {
-  memset(out, 0, sizeof *out);
-  store_lock(st);
-  sqlite3_stmt *s = store_prepared(st, SQL_EDS_GET);
-  enum bh_err rc = BH_STORE;
-  if (s) {
-    sqlite3_bind_int64(s, 1, oid);
-    rc = one_row(st, s, read_ed_schema, out, "extended data schema get");
-  }
-  store_unlock(st);
-  return rc;
+  return get_by_id(st, SQL_EDS_GET, oid, read_ed_schema, out, sizeof *out,
+                   "extended data schema get");
 }
 
 enum bh_err store_ed_schema_by_name(struct store *st, const char *name, struct ed_schema_rec *out)
@@ -449,16 +439,7 @@ static enum bh_err read_ed(sqlite3_stmt *s, void *out)
 
 enum bh_err store_ed_get(struct store *st, int64_t oid, struct ed_rec *out)
 {
-  memset(out, 0, sizeof *out);
-  store_lock(st);
-  sqlite3_stmt *s = store_prepared(st, SQL_ED_GET);
-  enum bh_err rc = BH_STORE;
-  if (s) {
-    sqlite3_bind_int64(s, 1, oid);
-    rc = one_row(st, s, read_ed, out, "extended data get");
-  }
-  store_unlock(st);
-  return rc;
+  return get_by_id(st, SQL_ED_GET, oid, read_ed, out, sizeof *out, "extended data get");
 }
 
 enum bh_err store_ed_ids_of_revision(struct store *st, int64_t roid, int64_t schema_oid,

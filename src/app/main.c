@@ -130,6 +130,10 @@ static int serve(int argc, char **argv)
     goto out;
   }
   cfg.port = transport_port(tr);
+  if (rpc_start_delivery(rpc) != BH_OK) {
+    fputs("bimhub: cannot start the notification delivery\n", stderr);
+    goto out;
+  }
   printf("bimhub listening on http://%s:%lld\n", cfg.host, (long long)cfg.port);
   if (cfg.admin_user)
     printf("log in as %s with the password given by --admin-user/--admin-password\n",
@@ -145,6 +149,7 @@ static int serve(int argc, char **argv)
   status = 0;
 out:
   transport_stop(tr);
+  rpc_stop_delivery(rpc);
   rpc_free(rpc);
   events_free(ev);
   store_close(st);

@@ -179,6 +179,11 @@ static enum bh_err check_project(struct model *m, const struct actor *who, int64
   enum bh_err rc = project_get_readable(m, who, poid, p, why);
   if (rc != BH_OK)
     return rc;
+  if (!actor_may_checkin(who, poid)) {
+    project_rec_clear(p);
+    return bh_fail(why, BH_DENIED, "No rights to checkin to this project (%lld, %lld)",
+                   (long long)poid, (long long)who->grant.write_poid);
+  }
   if (!project_can_write(m, who, p)) {
     project_rec_clear(p);
     return bh_fail(why, BH_DENIED, "User has no rights to checkin models to this project");
@@ -493,6 +498,8 @@ static enum bh_err commit_revision(struct checkin *ci, const char *hash, uint64_
     r.number++;
     if (rc == BH_OK)
       rc = store_revision_add(m->st, &r, tc, ntypes);
+    if (rc == BH_OK)
+      rc = outbox_new_revision(m, ci->poid, r.roid, ci->service_oid);
     if (rc == BH_OK)
       rc = store_commit(m->st);
     else

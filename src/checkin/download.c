@@ -95,6 +95,11 @@ static enum bh_err open_extended_data(struct rpc *rpc, const struct actor *who, 
   struct project_rec p;
   struct bh_why why;
   enum bh_err rc = project_get_readable(&rpc->model, who, e.poid, &p, &why);
+  if (rc == BH_OK && !actor_may_read_ed(who, e.roid)) {
+    project_rec_clear(&p);
+    ed_rec_clear(&e);
+    return refuse(status, text, 403, "No rights to read this extended data", BH_DENIED);
+  }
   int64_t file_oid = e.file_oid;
   ed_rec_clear(&e);
   if (rc != BH_OK)

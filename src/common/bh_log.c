@@ -11,7 +11,8 @@ enum bh_log_level bh_log_threshold[BH_C_COUNT] = {
 };
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
-static const char *const comp_names[] = {"app", "http", "ws", "rpc", "store", "auth", "events"};
+static const char *const comp_names[] = {"app",   "http", "ws",     "rpc",
+                                         "store", "auth", "events", "notify"};
 
 void bh_log_write(enum bh_log_level level, enum bh_log_comp comp, const char *file, int line,
                   const char *fmt, ...)

@@ -12,6 +12,7 @@ enum bh_log_comp {
   BH_C_STORE,
   BH_C_AUTH,
   BH_C_EVENTS,
+  BH_C_NOTIFY,
   BH_C_COUNT
 };
 

@@ -2,6 +2,8 @@
  * the command line, --help and the example file, so they cannot drift apart. */
 #include "config/config.h"
 
+#include "notify/backoff.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -28,6 +30,9 @@ struct cfg_opt {
   {                                                                                                \
     name, CFG_STR, offsetof(struct bh_config, field), 0, 0, 0, def, help                           \
   }
+
+/* About three days of attempts: the Standard Webhooks example schedule, then 20 h and 24 h. */
+#define DELIVERY_SCHEDULE_DEFAULT "0,5s,5m,30m,2h,5h,10h,10h,20h,24h"
 
 static const struct cfg_opt cfg_opts[] = {
     STR_OPT("host", host, "127.0.0.1", "address to listen on"),
@@ -92,6 +97,24 @@ static const struct cfg_opt cfg_opts[] = {
     STR_OPT("service_allow", service_allow, "127.0.0.0/8,::1/128",
             "loopback and private CIDRs remote services may be at (public addresses always "
             "are; link-local, multicast and reserved never)"),
+    INT_OPT("service_token_lifetime_s", service_token_lifetime_s, 60, INT64_C(365) * 86400, 86400,
+            "lifetime of the token sent with each notification"),
+    INT_OPT("service_secret_overlap_s", service_secret_overlap_s, 0, INT64_C(30) * 86400, 86400,
+            "after a secret rotation, the old secret still signs notifications this long"),
+    INT_OPT("service_extdata_new_revision", service_extdata_new_revision, 0, 1, 0,
+            "1: NEW_EXTENDED_DATA services also get newRevision after newExtendedDataOnRevision, "
+            "as BIMserver does"),
+    STR_OPT("delivery_retry_schedule", delivery_retry_schedule, DELIVERY_SCHEDULE_DEFAULT,
+            "waits before each notification attempt (ms, s, m, h); after the last one a "
+            "delivery is parked as failed"),
+    INT_OPT("delivery_retry_after_max_s", delivery_retry_after_max_s, 1, INT64_C(7) * 86400, 86400,
+            "longest Retry-After a service may ask for"),
+    INT_OPT("delivery_max_in_flight", delivery_max_in_flight, 1, 100000, 512,
+            "notification requests open at once"),
+    INT_OPT("delivery_max_in_flight_per_service", delivery_max_in_flight_per_service, 1, 10000, 64,
+            "requests open at once to one service that allows parallel delivery"),
+    INT_OPT("delivery_log_keep_s", delivery_log_keep_s, 60, INT64_C(3650) * 86400,
+            INT64_C(30) * 86400, "finished deliveries and their attempts are kept this long"),
     INT_OPT("token_lifetime_s", token_lifetime_s, 1, INT64_C(10) * 365 * 86400, 30 * 86400,
             "lifetime of a login token"),
     INT_OPT(
@@ -334,6 +357,14 @@ int config_finish(struct bh_config *cfg, char *err, size_t errlen)
       strncmp(cfg->public_url, "https://", 8) != 0) {
     set_err(err, errlen, "public_url must start with http:// or https://, not '%s'",
             cfg->public_url);
+    return -1;
+  }
+  struct backoff_schedule sched;
+  if (!backoff_schedule_parse(cfg->delivery_retry_schedule, &sched)) {
+    set_err(err, errlen,
+            "delivery_retry_schedule must be 1 to %d waits like 0,5s,5m,2h (at most 7 days "
+            "each), not '%s'",
+            BACKOFF_STEPS_MAX, cfg->delivery_retry_schedule);
     return -1;
   }
   return 0;

@@ -52,7 +52,16 @@ struct bh_config {
   int64_t service_connect_timeout_ms;
   int64_t service_timeout_ms; /* a whole call to a service */
   int64_t service_max_response_bytes;
-  char *service_allow; /* CIDRs of loopback/private addresses services may have */
+  char *service_allow;                  /* CIDRs of loopback/private addresses services may have */
+  int64_t service_token_lifetime_s;     /* tokens handed out with notifications */
+  int64_t service_secret_overlap_s;     /* a rotated secret keeps signing this long */
+  int64_t service_extdata_new_revision; /* 1: also newRevision after newExtendedDataOnRevision */
+  /* notification delivery */
+  char *delivery_retry_schedule;              /* backoff.h syntax */
+  int64_t delivery_retry_after_max_s;         /* longest Retry-After honoured */
+  int64_t delivery_max_in_flight;             /* requests open at once, all services */
+  int64_t delivery_max_in_flight_per_service; /* for services with parallel delivery */
+  int64_t delivery_log_keep_s; /* finished deliveries and their attempts kept this long */
   /* store */
   char *sqlite_synchronous; /* "full" or "normal" */
 };

@@ -21,12 +21,31 @@ enum user_type { USER_SYSTEM, USER_ADMIN, USER_USER, USER_READ_ONLY, USER_MONITO
 enum object_state { STATE_ACTIVE = 0, STATE_DELETED = 1 };
 enum server_state { SERVER_NOT_SETUP, SERVER_RUNNING };
 
+/* What a service token was issued for (spec §8.5), which decides what it may touch. */
+enum service_scope {
+  SCOPE_REVISION = 0,      /* newRevision: reads the project tree, writes ed to roid */
+  SCOPE_EXTENDED_DATA = 1, /* newExtendedDataOn*: reads roid, writes ed to it if granted */
+  SCOPE_PROJECT = 2,       /* newProject: reads the project tree, writes no extended data */
+};
+
+/* The explicit rights of a service token: the SService's grants and the token's context. */
+struct service_grant {
+  int64_t poid;       /* the service's project */
+  int64_t roid;       /* the revision the notification was about, -1 */
+  int scope;          /* enum service_scope */
+  bool read_revision; /* SService.readRevision */
+  int64_t write_poid; /* SService.writeRevisionId: the project it may check in to, -1 */
+  bool read_ed;       /* SService.readExtendedDataId set */
+  bool write_ed;      /* SService.writeExtendedDataId set */
+};
+
 /* Who is calling, resolved from the token. */
 struct actor {
   int64_t uoid; /* -1: anonymous */
   enum user_type type;
   bool is_service; /* a service token (explicit rights only) */
   int64_t service_oid;
+  struct service_grant grant; /* when is_service */
 };
 
 struct model {
@@ -114,6 +133,33 @@ enum bh_err revision_check_readable(struct model *m, const struct actor *who, in
 /* A revision whose project the actor may read; "Revision does not exist" otherwise. */
 enum bh_err revision_get_readable(struct model *m, const struct actor *who, int64_t roid,
                                   struct revision_rec *out, struct bh_why *why);
+/* ---- service tokens (model/service_rights.c, spec §8.5) ---- */
+/* Fills g from the service's SService fields and the token's context. BH_NOTFOUND when the
+ * service is gone. */
+enum bh_err service_grant_load(struct model *m, int64_t soid, int64_t roid, int scope,
+                               struct service_grant *g);
+/* Each is true for any actor that is not a service; for a service, what §8.5 grants. */
+bool actor_may_read_revision(struct model *m, const struct actor *who,
+                             const struct revision_rec *r);
+bool actor_may_checkin(const struct actor *who, int64_t poid);
+bool actor_may_write_ed(const struct actor *who, int64_t roid);
+bool actor_may_read_ed(const struct actor *who, int64_t roid);
+/* Issues a service token for a notification (never logged). */
+enum bh_err service_token_issue(struct model *m, int64_t uoid, int64_t soid, int64_t roid,
+                                int scope, char out[65]);
+
+/* ---- the notification outbox (model/outbox.c) ----
+ * Each writes the deliveries an event causes; call inside the event's own transaction. */
+enum bh_err outbox_new_revision(struct model *m, int64_t poid, int64_t roid, int64_t by_soid);
+enum bh_err outbox_extended_data(struct model *m, int64_t poid, int64_t roid, int64_t edid);
+enum bh_err outbox_new_project(struct model *m, int64_t parent_poid, int64_t poid);
+/* triggerNewRevision / triggerNewExtendedData: one delivery to soid if its trigger matches;
+ * *added 0 when it does not. */
+enum bh_err outbox_trigger_revision(struct model *m, int64_t soid, int64_t poid, int64_t roid,
+                                    int *added);
+enum bh_err outbox_trigger_extended_data(struct model *m, int64_t soid, int64_t poid, int64_t roid,
+                                         int64_t edid, int *added);
+
 enum bh_err project_add_user(struct model *m, const struct actor *who, int64_t uoid, int64_t poid,
                              struct bh_why *why);
 enum bh_err project_remove_user(struct model *m, const struct actor *who, int64_t uoid,

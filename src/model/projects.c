@@ -189,6 +189,8 @@ enum bh_err project_create(struct model *m, const struct actor *who, const char 
     rc = store_project_add(m->st, &p);
   if (rc == BH_OK && who->uoid >= 0)
     rc = store_right_add(m->st, who->uoid, p.poid);
+  if (rc == BH_OK)
+    rc = outbox_new_project(m, parent_poid, p.poid);
   if (rc != BH_OK) {
     store_rollback(m->st);
     rc = bh_fail(why, rc, "Database error");

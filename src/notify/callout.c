@@ -37,11 +37,10 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
   return len;
 }
 
-/* Resolves the URL's host, checks every address and pins the first allowed one with
- * CURLOPT_RESOLVE, so a DNS answer cannot change between the check and the connection. */
-static enum bh_err guard(const struct bh_config *cfg, CURL *h, const char *url,
-                         struct curl_slist **pin, struct bh_why *why)
+enum bh_err callout_pin(const struct bh_config *cfg, const char *url, struct curl_slist **pin,
+                        struct bh_why *why)
 {
+  *pin = NULL;
   CURLU *u = curl_url();
   char *host = NULL, *port = NULL;
   enum bh_err rc = BH_BADREQUEST;
@@ -93,8 +92,7 @@ static enum bh_err guard(const struct bh_config *cfg, CURL *h, const char *url,
   snprintf(entry, sizeof entry, "%s:%s:%s%s%s", host, port, strchr(addr, ':') ? "[" : "", addr,
            strchr(addr, ':') ? "]" : "");
   *pin = curl_slist_append(NULL, entry);
-  curl_easy_setopt(h, CURLOPT_RESOLVE, *pin);
-  rc = BH_OK;
+  rc = *pin ? BH_OK : bh_fail(why, BH_NOMEM, "Out of memory");
 out:
   curl_free(host);
   curl_free(port);
@@ -124,10 +122,11 @@ enum bh_err callout_call(const struct bh_config *cfg, const char *base_url, cons
   struct curl_slist *pin = NULL, *headers = NULL;
   struct body b = {.max = (size_t)cfg->service_max_response_bytes};
   enum bh_err rc =
-      text && h ? guard(cfg, h, url, &pin, why) : bh_fail(why, BH_NOMEM, "Out of memory");
+      text && h ? callout_pin(cfg, url, &pin, why) : bh_fail(why, BH_NOMEM, "Out of memory");
   long status = 0;
   if (rc == BH_OK) {
     char err[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_RESOLVE, pin);
     headers = curl_slist_append(NULL, "Content-Type: application/json; charset=UTF-8");
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -10,6 +10,14 @@
 #include "common/bh_err.h"
 
 struct bh_config;
+struct curl_slist;
+
+/* The SSRF guard: resolves url's host once, checks every address against service_allow and
+ * returns in *pin a CURLOPT_RESOLVE list naming the first allowed one, so a DNS answer cannot
+ * change between the check and the connection. BH_DENIED (why says which class of address)
+ * or BH_BADREQUEST otherwise. Blocking (getaddrinfo). Free *pin with curl_slist_free_all. */
+enum bh_err callout_pin(const struct bh_config *cfg, const char *url, struct curl_slist **pin,
+                        struct bh_why *why);
 
 /* Sends {"request":{"interface":iface,"method":method,"parameters":params}} (params
  * stolen) and returns the reply's result (a new reference; NULL for a null result). A

@@ -2,6 +2,7 @@
  * the interface and method in the tables, checks parameters, server state and rights,
  * runs the handler, and is the one place where an error code becomes an exception. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,9 @@
 
 #include "auth/token.h"
 #include "checkin/checkin.h"
+#include "notify/deliver.h"
 #include "notify/push.h"
+#include "model/events.h"
 #include "common/bh_log.h"
 #include "common/bh_time.h"
 #include "config/config.h"
@@ -18,18 +21,39 @@
 /* An interface may be described by several tables (ServiceInterface is large): they are
  * listed together and searched in order. */
 const struct rpc_iface *const rpc_ifaces[] = {
-    &rpc_iface_admin,
-    &rpc_iface_auth,
-    &rpc_iface_meta,
-    &rpc_iface_registry,
-    &rpc_iface_plugin,
-    &rpc_iface_service,
-    &rpc_iface_service_checkin,
-    &rpc_iface_service_extdata,
-    &rpc_iface_service_services,
+    &rpc_iface_admin,           &rpc_iface_auth,
+    &rpc_iface_delivery,        &rpc_iface_meta,
+    &rpc_iface_registry,        &rpc_iface_plugin,
+    &rpc_iface_service,         &rpc_iface_service_checkin,
+    &rpc_iface_service_extdata, &rpc_iface_service_services,
     &rpc_iface_settings,
 };
 const size_t rpc_iface_count = sizeof rpc_ifaces / sizeof rpc_ifaces[0];
+
+/* Forwards bus events to the delivery engine once it runs (subscribed before serving, as
+ * the bus requires; the engine starts later). */
+static void on_event(const struct event *e, void *arg)
+{
+  struct rpc *rpc = arg;
+  struct deliverer *d = atomic_load(&rpc->deliver);
+  if (d)
+    deliverer_on_event(d, e);
+}
+
+enum bh_err rpc_start_delivery(struct rpc *rpc)
+{
+  struct deliverer *d = NULL;
+  enum bh_err rc = deliverer_start(&d, &rpc->model);
+  if (rc == BH_OK)
+    atomic_store(&rpc->deliver, d);
+  return rc;
+}
+
+void rpc_stop_delivery(struct rpc *rpc)
+{
+  if (rpc)
+    deliverer_stop(atomic_exchange(&rpc->deliver, NULL));
+}
 
 enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store *st,
                     struct events *ev)
@@ -56,6 +80,8 @@ enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store 
                               .history_ms = cfg->endpoint_history_s * 1000};
     rc = push_new(&rpc->push, &rpc->model, &lim);
   }
+  if (rc == BH_OK)
+    rc = events_subscribe(ev, on_event, rpc);
   if (rc == BH_OK) {
     rpc->throttle =
         throttle_new((unsigned)cfg->login_fail_delay_ms, (unsigned)cfg->login_fail_delay_max_ms);
@@ -74,6 +100,7 @@ void rpc_free(struct rpc *rpc)
 {
   if (!rpc)
     return;
+  rpc_stop_delivery(rpc);
   throttle_free(rpc->throttle);
   checkins_free(rpc->checkins); /* waits for running check-ins */
   push_free(rpc->push);         /* keeps the endpoints' history for the next start */
@@ -94,6 +121,7 @@ enum bh_err rpc_issue_token(struct rpc *rpc, int64_t uoid, char out[65])
   int64_t now = bh_now_ms();
   struct token_rec t = {.uoid = uoid,
                         .kind = TOKEN_LOGIN,
+                        .roid = -1,
                         .created_ms = now,
                         .expires_ms = now + rpc->cfg->token_lifetime_s * 1000,
                         .service_oid = -1};
@@ -128,6 +156,17 @@ void rpc_forget_token(struct rpc *rpc, const char *token)
   struct token_cache_slot *s = cache_slot(rpc, h);
   if (memcmp(s->hash, h, 32) == 0)
     s->valid_until_ms = 0;
+  pthread_mutex_unlock(&rpc->token_cache_lock);
+}
+
+void rpc_forget_service_tokens(struct rpc *rpc, int64_t soid)
+{
+  pthread_mutex_lock(&rpc->token_cache_lock);
+  for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
+    struct token_cache_slot *s = &rpc->token_cache[i];
+    if (s->actor.is_service && s->actor.service_oid == soid)
+      s->valid_until_ms = 0;
+  }
   pthread_mutex_unlock(&rpc->token_cache_lock);
 }
 
@@ -167,6 +206,9 @@ enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *
   user_rec_clear(&u);
   if (deleted)
     return invalid_token(why, "User account has been deleted");
+  if (out->is_service &&
+      service_grant_load(&rpc->model, t.service_oid, t.roid, t.scope, &out->grant) != BH_OK)
+    return invalid_token(why, "Invalid token"); /* its service was deleted */
   pthread_mutex_lock(&rpc->token_cache_lock);
   memcpy(slot->hash, h, 32);
   slot->actor = *out;

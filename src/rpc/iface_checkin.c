@@ -359,6 +359,10 @@ static enum bh_err prepare_download(struct rpc_call *c, int64_t roid, int64_t se
   enum bh_err rc = revision_get_readable(c->m, &c->actor, roid, &r, &c->why);
   if (rc != BH_OK)
     return rc;
+  if (!actor_may_read_revision(c->m, &c->actor, &r)) {
+    revision_rec_clear(&r);
+    return bh_fail(&c->why, BH_DENIED, "No rights to download revision");
+  }
   const struct plugin_def *s = plugin_of_config(c->m, c->actor.uoid, serializer_oid);
   if (!s || !s->is_serializer) {
     revision_rec_clear(&r);

@@ -265,11 +265,21 @@ static enum bh_err read_extended_data(struct rpc_call *c, struct ed_rec *e)
   return BH_OK;
 }
 
+/* Stores the extended data and, in the same transaction, its notifications to the
+ * project's NEW_EXTENDED_DATA services. */
 static enum bh_err add_extended_data(struct rpc_call *c, struct ed_rec *e)
 {
-  enum bh_err rc = store_next_oid(c->m->st, &e->oid);
+  enum bh_err rc = store_begin(c->m->st);
+  if (rc == BH_OK)
+    rc = store_next_oid(c->m->st, &e->oid);
   if (rc == BH_OK)
     rc = store_ed_add(c->m->st, e);
+  if (rc == BH_OK)
+    rc = outbox_extended_data(c->m, e->poid, e->roid, e->oid);
+  if (rc == BH_OK)
+    rc = store_commit(c->m->st);
+  else
+    store_rollback(c->m->st);
   if (rc != BH_OK)
     return bh_fail(&c->why, rc, "Database error");
   struct event ev = {.type = EV_NEW_EXTENDED_DATA,
@@ -294,6 +304,12 @@ static enum bh_err svc_add_extended_data_to_revision(struct rpc_call *c)
     rc = revision_get_readable(c->m, &c->actor, roid, &r, &c->why);
   if (rc != BH_OK)
     return rc;
+  if (!actor_may_write_ed(&c->actor, roid)) {
+    revision_rec_clear(&r);
+    return bh_fail(&c->why, BH_DENIED,
+                   "No rights to write extended data to revision (%lld), has rights for %lld",
+                   (long long)roid, (long long)c->actor.grant.roid);
+  }
   e.roid = roid;
   e.poid = r.poid;
   revision_rec_clear(&r);
@@ -310,6 +326,9 @@ static enum bh_err svc_add_extended_data_to_project(struct rpc_call *c)
     rc = project_check_readable(c->m, &c->actor, poid, &c->why);
   if (rc != BH_OK)
     return rc;
+  if (c->actor.is_service)
+    return bh_fail(&c->why, BH_DENIED, "No rights to write extended data to project (%lld)",
+                   (long long)poid);
   e.roid = -1;
   e.poid = poid;
   rc = read_extended_data(c, &e);
@@ -320,6 +339,10 @@ static enum bh_err svc_add_extended_data_to_project(struct rpc_call *c)
 static enum bh_err readable_ed(struct rpc_call *c, int64_t oid, struct ed_rec *e)
 {
   enum bh_err rc = store_ed_get(c->m->st, oid, e);
+  if (rc == BH_OK && !actor_may_read_ed(&c->actor, e->roid)) {
+    ed_rec_clear(e);
+    return bh_fail(&c->why, BH_DENIED, "No rights to read extended data %lld", (long long)oid);
+  }
   if (rc == BH_OK) {
     struct project_rec p;
     rc = project_get_readable(c->m, &c->actor, e->poid, &p, NULL);
@@ -356,6 +379,9 @@ static enum bh_err of_revision(struct rpc_call *c, bool by_schema, bool last_onl
     rc = rpc_param_long(c, "schemaId", &schema);
   if (rc == BH_OK)
     rc = revision_check_readable(c->m, &c->actor, roid, &c->why);
+  if (rc == BH_OK && !actor_may_read_ed(&c->actor, roid))
+    rc = bh_fail(&c->why, BH_DENIED, "No rights to read extended data of revision %lld",
+                 (long long)roid);
   if (rc != BH_OK)
     return rc;
   int64_t *ids = NULL;

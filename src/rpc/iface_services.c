@@ -2,6 +2,7 @@
  * §8.2): services bound to projects, and the discovery calls that ask a service provider
  * for its descriptor and profiles. Each service gets a signing secret for its
  * notifications. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,6 +10,7 @@
 #include "common/bh_time.h"
 #include "config/config.h"
 #include "notify/callout.h"
+#include "notify/deliver.h"
 #include "notify/sign.h"
 #include "rpc/rpc_internal.h"
 #include "rpc/sobj.h"
@@ -245,9 +247,90 @@ static enum bh_err remove_service(struct rpc_call *c, int64_t soid, int64_t poid
                    (long long)poid);
   if (owner != c->actor.uoid && (rc = writable_project(c, on)) != BH_OK)
     return rc;
-  return store_service_set_state(c->m->st, soid, 1) == BH_OK
-             ? BH_OK
-             : bh_fail(&c->why, BH_STORE, "Database error");
+  /* its pending deliveries are cancelled and its tokens revoked with it */
+  if (store_service_set_state(c->m->st, soid, 1) != BH_OK)
+    return bh_fail(&c->why, BH_STORE, "Database error");
+  rpc_forget_service_tokens(c->rpc, soid);
+  deliverer_reload_service(atomic_load(&c->rpc->deliver), soid);
+  return BH_OK;
+}
+
+/* triggerNewRevision / triggerNewExtendedData: one more notification to one service. */
+static enum bh_err trigger(struct rpc_call *c, int64_t soid, int64_t roid, int64_t edid)
+{
+  struct service_rec s;
+  enum bh_err rc = readable_service(c, soid, &s);
+  if (rc != BH_OK)
+    return rc;
+  int64_t on = s.poid;
+  json_t *f = json_loads(s.fields, 0, NULL);
+  const char *want = edid == -1 ? "NEW_REVISION" : "NEW_EXTENDED_DATA";
+  bool matches = f && text_of(f, "trigger") && strcmp(text_of(f, "trigger"), want) == 0;
+  json_decref(f);
+  service_rec_clear(&s);
+  if (!matches)
+    return bh_fail(&c->why, BH_BADREQUEST, "Service %lld is not triggered by %s", (long long)soid,
+                   want);
+  int added = 0;
+  rc = edid == -1 ? outbox_trigger_revision(c->m, soid, on, roid, &added)
+                  : outbox_trigger_extended_data(c->m, soid, on, roid, edid, &added);
+  if (rc != BH_OK)
+    return bh_fail(&c->why, rc, "Database error");
+  deliverer_kick_project(atomic_load(&c->rpc->deliver), on);
+  return BH_OK;
+}
+
+static enum bh_err svc_trigger_new_revision(struct rpc_call *c)
+{
+  int64_t roid, soid;
+  struct revision_rec r;
+  enum bh_err rc = rpc_param_long(c, "roid", &roid);
+  if (rc == BH_OK)
+    rc = rpc_param_long(c, "soid", &soid);
+  if (rc == BH_OK)
+    rc = revision_get_readable(c->m, &c->actor, roid, &r, &c->why);
+  if (rc != BH_OK)
+    return rc;
+  int64_t rev_poid = r.poid;
+  revision_rec_clear(&r);
+  struct service_rec s;
+  rc = readable_service(c, soid, &s);
+  if (rc != BH_OK)
+    return rc;
+  int64_t svc_poid = s.poid;
+  service_rec_clear(&s);
+  if (svc_poid != rev_poid)
+    rc = bh_fail(&c->why, BH_BADREQUEST, "Revision %lld is not on the project of service %lld",
+                 (long long)roid, (long long)soid);
+  return rc == BH_OK ? trigger(c, soid, roid, -1) : rc;
+}
+
+static enum bh_err svc_trigger_new_extended_data(struct rpc_call *c)
+{
+  int64_t edid, soid;
+  enum bh_err rc = rpc_param_long(c, "edid", &edid);
+  if (rc == BH_OK)
+    rc = rpc_param_long(c, "soid", &soid);
+  if (rc != BH_OK)
+    return rc;
+  struct ed_rec e;
+  if (store_ed_get(c->m->st, edid, &e) != BH_OK)
+    return bh_fail(&c->why, BH_NOTFOUND, "No extended data with oid %lld", (long long)edid);
+  int64_t poid = e.poid, roid = e.roid;
+  ed_rec_clear(&e);
+  if (project_check_readable(c->m, &c->actor, poid, NULL) != BH_OK)
+    return bh_fail(&c->why, BH_NOTFOUND, "No extended data with oid %lld", (long long)edid);
+  struct service_rec s;
+  rc = readable_service(c, soid, &s);
+  if (rc != BH_OK)
+    return rc;
+  bool same = s.poid == poid;
+  service_rec_clear(&s);
+  if (!same)
+    return bh_fail(&c->why, BH_BADREQUEST,
+                   "Extended data %lld is not on the project of service %lld", (long long)edid,
+                   (long long)soid);
+  return trigger(c, soid, roid, edid);
 }
 
 static enum bh_err svc_delete_service(struct rpc_call *c)
@@ -379,6 +462,12 @@ static const struct rpc_method services_methods[] = {
      "Asks a provider (<baseUrl>/json) for a service's descriptor"},
     {"removeServiceFromProject", RPC_PARAMS({"poid", "Long"}, {"serviceOid", "Long"}), "void",
      RPC_USER, 0, svc_remove_service_from_project, "Removes a service from its project"},
+    {"triggerNewExtendedData", RPC_PARAMS({"edid", "Long"}, {"soid", "Long"}), "void", RPC_USER, 0,
+     svc_trigger_new_extended_data,
+     "Sends newExtendedDataOn* about that extended data to that NEW_EXTENDED_DATA service again"},
+    {"triggerNewRevision", RPC_PARAMS({"roid", "Long"}, {"soid", "Long"}), "void", RPC_USER, 0,
+     svc_trigger_new_revision,
+     "Sends newRevision about that revision to that NEW_REVISION service again"},
 };
 
 RPC_IFACE(rpc_iface_service_services, "ServiceInterface", services_methods);

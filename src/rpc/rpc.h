@@ -32,6 +32,9 @@ struct rpc_reply {
 enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store *st,
                     struct events *ev);
 void rpc_free(struct rpc *rpc);
+/* Starts sending service notifications (once the public address is known) / stops it. */
+enum bh_err rpc_start_delivery(struct rpc *rpc);
+void rpc_stop_delivery(struct rpc *rpc);
 
 /* Answers one POST /json body (spec §1.2): single "request", multi "requests", "token",
  * "id". Always fills out (free with rpc_reply_free). Some methods wait on the network or on

@@ -61,7 +61,7 @@ struct rpc_iface {
 
 extern const struct rpc_iface rpc_iface_auth, rpc_iface_admin, rpc_iface_settings, rpc_iface_meta,
     rpc_iface_service, rpc_iface_service_checkin, rpc_iface_service_extdata,
-    rpc_iface_service_services, rpc_iface_plugin, rpc_iface_registry;
+    rpc_iface_service_services, rpc_iface_plugin, rpc_iface_registry, rpc_iface_delivery;
 /* Every method table bimhub serves; several may share an interface name. */
 extern const struct rpc_iface *const rpc_ifaces[];
 extern const size_t rpc_iface_count;
@@ -80,6 +80,7 @@ struct token_cache_slot {
 
 struct rpc {
   const struct bh_config *cfg;
+  struct deliverer *_Atomic deliver; /* service notifications; NULL until started */
   struct checkins *checkins;
   struct push *push; /* /stream endpoints and pushes */
   pthread_mutex_t token_cache_lock;
@@ -133,6 +134,8 @@ enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *
 
 /* Forgets a token (logout). */
 void rpc_forget_token(struct rpc *rpc, const char *token);
+/* Forgets the cached service tokens of a deleted service (the store's are gone with it). */
+void rpc_forget_service_tokens(struct rpc *rpc, int64_t soid);
 
 /* Issues a new login token for a user. */
 enum bh_err rpc_issue_token(struct rpc *rpc, int64_t uoid, char out[65]);

@@ -112,6 +112,8 @@ struct token_rec {
   int64_t created_ms;
   int64_t expires_ms;
   int64_t service_oid; /* -1 unless a service token */
+  int64_t roid;        /* a service token: the revision it was issued for, or -1 */
+  int scope;           /* a service token: enum service_scope in model/model.h */
 };
 enum bh_err store_token_add(struct store *st, const unsigned char hash[32],
                             const struct token_rec *t);
@@ -259,19 +261,119 @@ enum bh_err store_endpoint_save(struct store *st, const struct endpoint_rec *eps
 /* ---- remote services (store_services.c) ---- */
 
 /* A service bound to a project. fields: the SService fields as given (a JSON object);
- * secret: the signing secret of its notifications. state 0 active, 1 deleted. */
+ * secret: the signing secret of its notifications, old_secret the one it replaced, which
+ * still signs until old_secret_until_ms. state 0 active, 1 deleted. disabled_ms: when its
+ * deliveries were stopped (HTTP 410, or by hand), 0 while enabled. options: a JSON object of
+ * delivery options (see notify/outbox.h). */
 struct service_rec {
   int64_t soid, poid, uoid;
   int state;
   int64_t created_ms;
   char *fields;
   char *secret;
+  char *old_secret;
+  int64_t old_secret_until_ms;
+  int64_t disabled_ms;
+  char *disabled_reason;
+  char *options;
 };
 void service_rec_clear(struct service_rec *s);
 enum bh_err store_service_add(struct store *st, const struct service_rec *s);
 enum bh_err store_service_get(struct store *st, int64_t soid, struct service_rec *out);
-/* Active services of a project, by soid. */
+/* Active services of a project, by soid; of the whole server with poid -1. */
 enum bh_err store_service_ids(struct store *st, int64_t poid, int64_t **ids, size_t *n);
+/* Deleting a service (state 1) also cancels its pending deliveries and removes its tokens. */
 enum bh_err store_service_set_state(struct store *st, int64_t soid, int state);
+/* disabled_ms 0 enables it again; reason may be NULL. */
+enum bh_err store_service_set_disabled(struct store *st, int64_t soid, int64_t disabled_ms,
+                                       const char *reason);
+enum bh_err store_service_set_options(struct store *st, int64_t soid, const char *options);
+/* The new secret replaces the current one, which keeps signing until old_until_ms. */
+enum bh_err store_service_rotate_secret(struct store *st, int64_t soid, const char *secret,
+                                        int64_t old_until_ms);
+
+/* ---- notifications to services: outbox and delivery log (store_deliveries.c) ---- */
+
+enum delivery_state {
+  DELIVERY_PENDING = 0,   /* waiting for its next attempt */
+  DELIVERY_DELIVERED = 1, /* a 2xx answer without an exception */
+  DELIVERY_FAILED = 2,    /* gave up after the retry schedule: parked, can be redelivered */
+  DELIVERY_CANCELLED = 3, /* its service was deleted */
+};
+
+struct delivery_rec {
+  int64_t id; /* also the order of events, and the webhook-id's number */
+  int64_t soid, poid, roid, edid;
+  char *method; /* newRevision, newExtendedDataOnRevision, ... */
+  int64_t created_ms;
+  int state;
+  int attempts;
+  int64_t next_ms;  /* due time of the next attempt (pending) */
+  int64_t last_ms;  /* time of the last attempt, 0 for none */
+  int last_status;  /* HTTP status of the last attempt, 0 for none or a transport error */
+  char *last_error; /* NULL after a success */
+};
+void delivery_rec_clear(struct delivery_rec *d);
+struct delivery_list {
+  struct delivery_rec *v;
+  size_t n;
+};
+void delivery_list_clear(struct delivery_list *l);
+
+struct delivery_attempt_rec {
+  int64_t delivery;
+  int n; /* 1, 2, ... */
+  int64_t at_ms, duration_ms;
+  int status; /* HTTP status, 0 when no answer */
+  bool ok;
+  char *error;    /* NULL when ok */
+  char *response; /* the first bytes of the answer */
+};
+void delivery_attempt_rec_clear(struct delivery_attempt_rec *a);
+
+/* One event's notifications, written in the transaction of the event. Services of
+ * service_poid whose SService.trigger is trigger and that are active get one delivery each of
+ * method, except exclude_soid (the loop guard); only_soid >= 0 limits it to that service. */
+struct outbox_event {
+  const char *trigger;
+  const char *method;
+  int64_t service_poid;
+  int64_t poid, roid, edid;
+  int64_t exclude_soid;
+  int64_t only_soid;
+};
+enum bh_err store_outbox_add(struct store *st, const struct outbox_event *e, int64_t now_ms,
+                             int *added);
+
+/* Pending deliveries of a service with id > after_id, in id order, at most limit. */
+enum bh_err store_delivery_pending(struct store *st, int64_t soid, int64_t after_id, int limit,
+                                   struct delivery_list *out);
+/* The outcome of an attempt: the attempt row and the delivery's new state. */
+enum bh_err store_delivery_record(struct store *st, const struct delivery_attempt_rec *a, int state,
+                                  int64_t next_ms);
+enum bh_err store_delivery_get(struct store *st, int64_t id, struct delivery_rec *out);
+/* Newest first. state -1: any; before_id -1: from the newest. */
+enum bh_err store_delivery_list(struct store *st, int64_t soid, int state, int64_t before_id,
+                                int limit, struct delivery_list *out);
+/* Attempts of a delivery, in order. *v malloc'd; free with delivery_attempt_rec_clear each. */
+enum bh_err store_delivery_attempts(struct store *st, int64_t id, struct delivery_attempt_rec **v,
+                                    size_t *n);
+/* Makes a delivered or failed delivery pending again, due at now_ms (same id). */
+enum bh_err store_delivery_requeue(struct store *st, int64_t id, int64_t now_ms);
+/* Requeues every delivered or failed delivery of a service created at or after since_ms. */
+enum bh_err store_delivery_requeue_since(struct store *st, int64_t soid, int64_t since_ms,
+                                         int64_t now_ms, int64_t *count);
+struct delivery_health {
+  int64_t pending, delivered, failed, cancelled;
+  int64_t last_success_ms, last_failure_ms; /* 0: never */
+  int64_t attempts_24h, failures_24h;
+  char *last_error; /* of the latest failed attempt, or NULL */
+};
+enum bh_err store_delivery_health(struct store *st, int64_t soid, int64_t now_ms,
+                                  struct delivery_health *out);
+/* Removes finished deliveries (and their attempts) whose last attempt is before before_ms. */
+enum bh_err store_delivery_purge(struct store *st, int64_t before_ms, int64_t *removed);
+/* Removes the service tokens of a service. */
+enum bh_err store_token_delete_service(struct store *st, int64_t soid);
 
 #endif

@@ -1,0 +1,891 @@
+/* deliver.c: the notification delivery engine (see deliver.h). One thread owns a curl multi
+ * handle, the per-service windows of pending rows and the open requests; other threads only
+ * post kicks under a small lock and wake it. Store writes are batched: the tokens of the
+ * requests started in one round go in one transaction, the outcomes of the requests finished
+ * in one round in another. */
+#include "notify/deliver.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/bh_log.h"
+#include "common/bh_time.h"
+#include "config/config.h"
+#include "model/events.h"
+#include "model/model.h"
+#include "notify/backoff.h"
+#include "notify/callout.h"
+#include "notify/sign.h"
+
+#define WINDOW 64               /* pending rows held per service */
+#define RESPONSE_LOG_BYTES 4096 /* of each answer, kept in the delivery log */
+#define RESPONSE_READ_MAX 65536 /* of each answer, read to check the envelope */
+#define SERVICE_RESCAN_MS 30000 /* look for services changed elsewhere this often */
+#define PURGE_EVERY_MS 3600000  /* purge the delivery log and expired tokens */
+#define KICKS_MAX 256           /* queued kicks; more collapse into "everything" */
+#define PIN_TTL_MS 30000        /* a service's checked address is reused this long */
+
+struct item {
+  struct delivery_rec d;
+  bool busy; /* a request for it is open */
+};
+
+struct svc {
+  int64_t soid, poid, uoid;
+  bool active;   /* not deleted */
+  bool disabled; /* by 410 or by hand: nothing is sent */
+  bool parallel; /* deliveries may overlap and go out of order */
+  bool bimsie1;  /* send the 1.4 interface name */
+  char *url, *service_identifier, *profile_identifier, *user_token;
+  char *secret, *old_secret;
+  int64_t old_secret_until_ms;
+  struct item *win;
+  size_t n;
+  int64_t last_id; /* highest id loaded into the window */
+  bool exhausted;  /* the last load found no more rows */
+  bool dirty;      /* new rows may exist beyond last_id */
+  bool reset;      /* reload the service and its window from the start */
+  bool fresh;      /* first load after start: everything is due now */
+  int in_flight;
+  int consecutive_failures;
+  struct curl_slist *pin; /* CURLOPT_RESOLVE entry of the checked address */
+  int64_t pin_until_ms;
+  char pin_url[512];
+};
+
+struct job {
+  struct svc *svc;
+  size_t item_id; /* delivery id, to find the item after the window moved */
+  struct delivery_rec d;
+  CURL *h;
+  struct curl_slist *headers;
+  char *body;
+  char *resp;
+  size_t resp_len;
+  bool resp_too_big;
+  int64_t start_ms;
+  char err[CURL_ERROR_SIZE];
+  char token[65];
+  struct job *next;
+};
+
+struct kick {
+  int64_t poid; /* -1 with soid -1: everything */
+  int64_t soid; /* >= 0: reset that service */
+};
+
+struct deliverer {
+  struct model *m;
+  const struct bh_config *cfg;
+  struct backoff_schedule schedule;
+  CURLM *multi;
+  pthread_t thread;
+  bool started;
+  atomic_bool stop;
+
+  pthread_mutex_t lock; /* guards kicks and info */
+  struct kick kicks[KICKS_MAX];
+  size_t nkicks;
+  bool kick_all;
+
+  struct svc **svcs; /* loop thread only, except info under lock */
+  size_t nsvcs;
+  int in_flight;
+  struct job *jobs; /* open requests */
+  char tag[16];
+};
+
+static void svc_free(struct svc *s)
+{
+  for (size_t i = 0; i < s->n; i++)
+    delivery_rec_clear(&s->win[i].d);
+  free(s->win);
+  free(s->url);
+  free(s->service_identifier);
+  free(s->profile_identifier);
+  free(s->user_token);
+  if (s->secret)
+    sodium_memzero(s->secret, strlen(s->secret));
+  free(s->secret);
+  free(s->old_secret);
+  curl_slist_free_all(s->pin);
+  free(s);
+}
+
+static struct svc *svc_find(struct deliverer *d, int64_t soid)
+{
+  for (size_t i = 0; i < d->nsvcs; i++)
+    if (d->svcs[i]->soid == soid)
+      return d->svcs[i];
+  return NULL;
+}
+
+static char *dup_field(json_t *o, const char *name)
+{
+  const char *v = json_string_value(json_object_get(o, name));
+  return strdup(v ? v : "");
+}
+
+/* (Re)reads a service's record. False when it is gone or deleted. */
+static bool svc_load(struct deliverer *d, struct svc *s)
+{
+  struct service_rec r;
+  if (store_service_get(d->m->st, s->soid, &r) != BH_OK)
+    return false;
+  json_t *f = json_loads(r.fields, 0, NULL);
+  json_t *o = json_loads(r.options, 0, NULL);
+  free(s->url);
+  free(s->service_identifier);
+  free(s->profile_identifier);
+  free(s->user_token);
+  free(s->secret);
+  free(s->old_secret);
+  s->poid = r.poid;
+  s->uoid = r.uoid;
+  s->active = r.state == STATE_ACTIVE;
+  s->disabled = r.disabled_ms != 0;
+  s->parallel = json_is_true(json_object_get(o, "parallel"));
+  s->bimsie1 = json_is_true(json_object_get(o, "bimsie1Interface"));
+  s->url = dup_field(f, "url");
+  s->service_identifier = dup_field(f, "serviceIdentifier");
+  s->profile_identifier = dup_field(f, "profileIdentifier");
+  s->user_token = dup_field(f, "token");
+  s->secret = r.secret;
+  s->old_secret = r.old_secret;
+  s->old_secret_until_ms = r.old_secret_until_ms;
+  r.secret = r.old_secret = NULL;
+  json_decref(f);
+  json_decref(o);
+  service_rec_clear(&r);
+  return s->active;
+}
+
+static struct svc *svc_add(struct deliverer *d, int64_t soid)
+{
+  struct svc **nv = realloc(d->svcs, (d->nsvcs + 1) * sizeof *nv);
+  struct svc *s = calloc(1, sizeof *s);
+  if (!nv || !s) {
+    free(s);
+    if (nv)
+      d->svcs = nv;
+    return NULL;
+  }
+  d->svcs = nv;
+  s->soid = soid;
+  s->win = calloc(WINDOW, sizeof *s->win);
+  if (!s->win) {
+    free(s);
+    return NULL;
+  }
+  s->dirty = s->reset = s->fresh = true;
+  pthread_mutex_lock(&d->lock);
+  d->svcs[d->nsvcs++] = s;
+  pthread_mutex_unlock(&d->lock);
+  return s;
+}
+
+/* Makes the service list match the store's active services. */
+static void rescan_services(struct deliverer *d)
+{
+  int64_t *ids = NULL;
+  size_t n = 0;
+  if (store_service_ids(d->m->st, -1, &ids, &n) != BH_OK)
+    return;
+  for (size_t i = 0; i < n; i++) {
+    struct svc *s = svc_find(d, ids[i]);
+    if (!s)
+      svc_add(d, ids[i]);
+    else
+      s->reset = s->dirty = true;
+  }
+  for (size_t i = 0; i < d->nsvcs; i++) {
+    bool listed = false;
+    for (size_t k = 0; k < n && !listed; k++)
+      listed = ids[k] == d->svcs[i]->soid;
+    if (!listed)
+      d->svcs[i]->active = false; /* deleted: its rows were cancelled with it */
+  }
+  free(ids);
+}
+
+/* Drops the window's rows that have no open request (they are reloaded from the store). */
+static void window_clear_idle(struct svc *s)
+{
+  size_t k = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    if (s->win[i].busy)
+      s->win[k++] = s->win[i];
+    else
+      delivery_rec_clear(&s->win[i].d);
+  }
+  s->n = k;
+}
+
+static int by_id(const void *a, const void *b)
+{
+  int64_t x = ((const struct item *)a)->d.id, y = ((const struct item *)b)->d.id;
+  return (x > y) - (x < y);
+}
+
+static void window_fill(struct deliverer *d, struct svc *s, int64_t now)
+{
+  if (s->reset) {
+    s->reset = false;
+    if (!svc_load(d, s)) {
+      s->active = false;
+      window_clear_idle(s);
+      return;
+    }
+    window_clear_idle(s);
+    /* requeued rows may lie below rows that are in flight: read from the bottom again */
+    s->last_id = 0;
+    s->exhausted = false;
+  }
+  if (!s->dirty && (s->exhausted || s->n >= WINDOW / 2))
+    return;
+  s->dirty = false;
+  while (s->n < WINDOW) {
+    struct delivery_list l;
+    size_t want = WINDOW - s->n;
+    if (store_delivery_pending(d->m->st, s->soid, s->last_id, (int)want, &l) != BH_OK)
+      return;
+    for (size_t i = 0; i < l.n; i++) {
+      s->last_id = l.v[i].id;
+      bool have = false;
+      for (size_t k = 0; k < s->n && !have; k++)
+        have = s->win[k].d.id == l.v[i].id;
+      if (have) {
+        delivery_rec_clear(&l.v[i]);
+        continue;
+      }
+      if (s->fresh)
+        l.v[i].next_ms = now; /* resume at once after a restart */
+      s->win[s->n++] = (struct item){.d = l.v[i]};
+    }
+    bool more = l.n == want;
+    free(l.v);
+    if (!more) {
+      s->exhausted = true;
+      break;
+    }
+  }
+  s->fresh = false;
+  qsort(s->win, s->n, sizeof *s->win, by_id); /* the head is the oldest event */
+}
+
+void deliverer_message_id(const struct model *m, int64_t delivery_id, char out[64])
+{
+  char tag[16];
+  size_t k = 0;
+  for (const char *p = m->server_uuid; *p && k < 12; p++)
+    if (*p != '-')
+      tag[k++] = *p;
+  tag[k] = '\0';
+  snprintf(out, 64, "msg_%s_%lld", tag, (long long)delivery_id);
+}
+
+/* ---- requests ---- */
+
+static size_t on_data(char *data, size_t size, size_t n, void *arg)
+{
+  struct job *j = arg;
+  size_t len = size * n;
+  if (j->resp_len + len > RESPONSE_READ_MAX) {
+    j->resp_too_big = true;
+    return 0;
+  }
+  char *np = realloc(j->resp, j->resp_len + len + 1);
+  if (!np)
+    return 0;
+  j->resp = np;
+  memcpy(j->resp + j->resp_len, data, len);
+  j->resp_len += len;
+  j->resp[j->resp_len] = '\0';
+  return len;
+}
+
+static void job_free(struct job *j)
+{
+  if (j->h)
+    curl_easy_cleanup(j->h);
+  curl_slist_free_all(j->headers);
+  free(j->body);
+  free(j->resp);
+  sodium_memzero(j->token, sizeof j->token);
+  delivery_rec_clear(&j->d);
+  free(j);
+}
+
+static bool method_has_roid(const char *m)
+{
+  return strcmp(m, "newRevision") == 0 || strcmp(m, "newExtendedDataOnRevision") == 0;
+}
+
+static bool method_has_edid(const char *m)
+{
+  return strncmp(m, "newExtendedDataOn", 17) == 0;
+}
+
+static int scope_of(const char *m)
+{
+  if (method_has_edid(m))
+    return SCOPE_EXTENDED_DATA;
+  return strcmp(m, "newProject") == 0 ? SCOPE_PROJECT : SCOPE_REVISION;
+}
+
+/* The body BIMserver sends (spec §8.4): parameters in declared order. */
+static char *build_body(const struct svc *s, const struct delivery_rec *r, const char *token,
+                        const char *api_url)
+{
+  json_t *p = json_object();
+  json_object_set_new(p, "poid", json_integer(r->poid));
+  if (method_has_roid(r->method))
+    json_object_set_new(p, "roid", json_integer(r->roid));
+  if (method_has_edid(r->method))
+    json_object_set_new(p, "edid", json_integer(r->edid));
+  json_object_set_new(p, "soid", json_integer(s->soid));
+  json_object_set_new(p, "serviceIdentifier", json_string(s->service_identifier));
+  json_object_set_new(p, "profileIdentifier", json_string(s->profile_identifier));
+  json_object_set_new(p, "userToken", json_string(s->user_token));
+  json_object_set_new(p, "token", json_string(token));
+  json_object_set_new(p, "apiUrl", json_string(api_url));
+  json_t *env = json_pack("{s:{s:s,s:s,s:o}}", "request", "interface",
+                          s->bimsie1 ? "Bimsie1RemoteServiceInterface" : "RemoteServiceInterface",
+                          "method", r->method, "parameters", p);
+  char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
+  json_decref(env);
+  return text;
+}
+
+static bool svc_pin(struct deliverer *d, struct svc *s, int64_t now, char *err, size_t errlen)
+{
+  if (s->pin && now < s->pin_until_ms && strcmp(s->pin_url, s->url) == 0)
+    return true;
+  curl_slist_free_all(s->pin);
+  s->pin = NULL;
+  char url[600];
+  snprintf(url, sizeof url, "%s", s->url);
+  struct bh_why why = {0};
+  if (callout_pin(d->cfg, url, &s->pin, &why) != BH_OK) {
+    snprintf(err, errlen, "%s", why.text);
+    return false;
+  }
+  snprintf(s->pin_url, sizeof s->pin_url, "%s", s->url);
+  s->pin_until_ms = now + PIN_TTL_MS;
+  return true;
+}
+
+/* Prepares the request of item it; the token is already issued. */
+static bool job_prepare(struct deliverer *d, struct job *j, const char *api_url, int64_t now)
+{
+  struct svc *s = j->svc;
+  j->body = build_body(s, &j->d, j->token, api_url);
+  j->h = curl_easy_init();
+  if (!j->body || !j->h) {
+    snprintf(j->err, sizeof j->err, "Out of memory");
+    return false;
+  }
+  if (!svc_pin(d, s, now, j->err, sizeof j->err))
+    return false;
+  char url[2048];
+  size_t bl = strlen(s->url);
+  while (bl > 0 && s->url[bl - 1] == '/')
+    bl--;
+  snprintf(url, sizeof url, "%.*s/json", (int)bl, s->url);
+
+  char id[64], hdr[600], sig[2 * SIGN_SIGNATURE_MAX + 2];
+  deliverer_message_id(d->m, j->d.id, id);
+  int64_t ts = now / 1000;
+  const char *secrets[2] = {s->secret, s->old_secret};
+  size_t nsec = s->old_secret && now < s->old_secret_until_ms ? 2 : 1;
+  if (sign_header_for(secrets, nsec, id, ts, j->body, strlen(j->body), sig, sizeof sig) != BH_OK) {
+    snprintf(j->err, sizeof j->err, "Cannot sign: the service's secret is not valid");
+    return false;
+  }
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json; charset=UTF-8");
+  h = curl_slist_append(h, "Expect:");
+  snprintf(hdr, sizeof hdr, "webhook-id: %s", id);
+  h = curl_slist_append(h, hdr);
+  snprintf(hdr, sizeof hdr, "webhook-timestamp: %lld", (long long)ts);
+  h = curl_slist_append(h, hdr);
+  snprintf(hdr, sizeof hdr, "webhook-signature: %s", sig);
+  h = curl_slist_append(h, hdr);
+  j->headers = h;
+  CURL *c = j->h;
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_RESOLVE, s->pin);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)d->cfg->service_connect_timeout_ms);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)d->cfg->service_timeout_ms);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, j->headers);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->body);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, j);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, j->err);
+  curl_easy_setopt(c, CURLOPT_PRIVATE, j);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "bimhub/" BH_VERSION);
+  return true;
+}
+
+static struct item *item_of(struct svc *s, int64_t id)
+{
+  for (size_t i = 0; i < s->n; i++)
+    if (s->win[i].d.id == id)
+      return &s->win[i];
+  return NULL;
+}
+
+static void item_remove(struct svc *s, int64_t id)
+{
+  for (size_t i = 0; i < s->n; i++) {
+    if (s->win[i].d.id == id) {
+      delivery_rec_clear(&s->win[i].d);
+      memmove(&s->win[i], &s->win[i + 1], (s->n - i - 1) * sizeof *s->win);
+      s->n--;
+      return;
+    }
+  }
+}
+
+/* The outcome of a finished request, decided and written to the log. */
+struct outcome {
+  struct delivery_attempt_rec a;
+  int state;
+  int64_t next_ms;
+  bool disable;
+  struct job *j;
+};
+
+static void decide(struct deliverer *d, struct job *j, CURLcode cr, int64_t now, struct outcome *o)
+{
+  long status = 0;
+  curl_easy_getinfo(j->h, CURLINFO_RESPONSE_CODE, &status);
+  char err[600] = "";
+  bool ok = false;
+  if (cr != CURLE_OK) {
+    if (j->resp_too_big)
+      snprintf(err, sizeof err, "The answer is larger than %d bytes", RESPONSE_READ_MAX);
+    else
+      snprintf(err, sizeof err, "%s", j->err[0] ? j->err : curl_easy_strerror(cr));
+  } else if (status >= 200 && status < 300) {
+    json_t *reply = json_loadb(j->resp ? j->resp : "", j->resp_len, 0, NULL);
+    json_t *resp = json_object_get(reply, "response");
+    json_t *exc = json_object_get(resp, "exception");
+    if (!json_is_object(resp)) {
+      snprintf(err, sizeof err, "HTTP %ld, but the answer is not a JSON envelope", status);
+    } else if (exc) {
+      const char *msg = json_string_value(json_object_get(exc, "message"));
+      snprintf(err, sizeof err, "The service answered with an exception: %s",
+               msg ? msg : "(no message)");
+    } else {
+      ok = true;
+    }
+    json_decref(reply);
+  } else if (status == 410) {
+    snprintf(err, sizeof err, "HTTP 410 Gone: the service is disabled");
+    o->disable = true;
+  } else {
+    snprintf(err, sizeof err, "HTTP %ld", status);
+  }
+  int n = j->d.attempts + 1;
+  char *resp = NULL;
+  if (j->resp_len) {
+    size_t keep = j->resp_len < RESPONSE_LOG_BYTES ? j->resp_len : RESPONSE_LOG_BYTES;
+    resp = strndup(j->resp, keep);
+  }
+  o->a = (struct delivery_attempt_rec){.delivery = j->d.id,
+                                       .n = n,
+                                       .at_ms = j->start_ms,
+                                       .duration_ms = now - j->start_ms,
+                                       .status = (int)status,
+                                       .ok = ok,
+                                       .error = ok ? NULL : strdup(err),
+                                       .response = resp};
+  o->j = j;
+  if (ok) {
+    o->state = DELIVERY_DELIVERED;
+    o->next_ms = 0;
+    return;
+  }
+  if (o->disable) {
+    o->state = DELIVERY_PENDING; /* waits for the service to be enabled again */
+    o->next_ms = now;
+    return;
+  }
+  int64_t wait = backoff_delay_ms(&d->schedule, n, randombytes_random());
+  if (wait < 0) {
+    o->state = DELIVERY_FAILED;
+    o->next_ms = 0;
+    return;
+  }
+  struct curl_header *ra = NULL;
+  if (curl_easy_header(j->h, "Retry-After", 0, CURLH_HEADER, -1, &ra) == CURLHE_OK && ra) {
+    int64_t asked =
+        backoff_retry_after_ms(ra->value, now, 1000, d->cfg->delivery_retry_after_max_s * 1000);
+    if (asked >= 0)
+      wait = asked;
+  }
+  o->state = DELIVERY_PENDING;
+  o->next_ms = now + wait;
+}
+
+/* Records the outcomes of one round in one transaction, then updates the windows. */
+static void finish_round(struct deliverer *d, struct outcome *o, size_t n)
+{
+  if (n == 0)
+    return;
+  enum bh_err rc = store_begin(d->m->st);
+  for (size_t i = 0; rc == BH_OK && i < n; i++)
+    rc = store_delivery_record(d->m->st, &o[i].a, o[i].state, o[i].next_ms);
+  if (rc == BH_OK)
+    rc = store_commit(d->m->st);
+  else
+    store_rollback(d->m->st);
+  if (rc != BH_OK)
+    BH_LOG(BH_LOG_ERROR, BH_C_NOTIFY, "cannot record %zu delivery outcomes: %s", n,
+           bh_err_text(rc));
+  int64_t now = bh_now_ms();
+  for (size_t i = 0; i < n; i++) {
+    struct job *j = o[i].j;
+    struct svc *s = j->svc;
+    s->in_flight--;
+    d->in_flight--;
+    struct item *it = item_of(s, j->d.id);
+    if (rc != BH_OK) {
+      /* not recorded: try again later from the store's state */
+      if (it)
+        it->busy = false, it->d.next_ms = now + 1000;
+    } else if (o[i].state != DELIVERY_PENDING) {
+      item_remove(s, j->d.id);
+      s->dirty = true;
+    } else if (it) {
+      it->busy = false;
+      it->d.attempts = o[i].a.n;
+      it->d.next_ms = o[i].next_ms;
+    }
+    pthread_mutex_lock(&d->lock);
+    s->consecutive_failures = o[i].a.ok ? 0 : s->consecutive_failures + 1;
+    pthread_mutex_unlock(&d->lock);
+    if (o[i].disable && !s->disabled) {
+      s->disabled = true;
+      store_service_set_disabled(d->m->st, s->soid, now, "HTTP 410 Gone");
+      BH_LOG(BH_LOG_WARN, BH_C_NOTIFY, "service %lld answered 410: disabled", (long long)s->soid);
+    }
+    if (o[i].state == DELIVERY_FAILED)
+      BH_LOG(BH_LOG_WARN, BH_C_NOTIFY, "delivery %lld to service %lld parked after %d attempts",
+             (long long)j->d.id, (long long)s->soid, o[i].a.n);
+    delivery_attempt_rec_clear(&o[i].a);
+    job_free(j);
+  }
+}
+
+static void collect_done(struct deliverer *d)
+{
+  struct outcome o[128];
+  size_t n = 0;
+  int left;
+  CURLMsg *msg;
+  int64_t now = bh_now_ms();
+  while ((msg = curl_multi_info_read(d->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    struct job *j = NULL;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+    CURLcode cr = msg->data.result;
+    curl_multi_remove_handle(d->multi, msg->easy_handle);
+    for (struct job **p = &d->jobs; *p; p = &(*p)->next)
+      if (*p == j) {
+        *p = j->next;
+        break;
+      }
+    memset(&o[n], 0, sizeof o[n]);
+    decide(d, j, cr, now, &o[n]);
+    if (++n == sizeof o / sizeof o[0]) {
+      finish_round(d, o, n);
+      n = 0;
+    }
+  }
+  finish_round(d, o, n);
+}
+
+/* Chooses what is due, issues the tokens in one transaction, and opens the requests. */
+static int64_t start_due(struct deliverer *d, int64_t now)
+{
+  int64_t next_due = now + 1000;
+  struct job *batch = NULL;
+  int64_t budget = d->cfg->delivery_max_in_flight - d->in_flight;
+  for (size_t i = 0; i < d->nsvcs; i++) {
+    struct svc *s = d->svcs[i];
+    if (!s->active || s->disabled)
+      continue;
+    int cap = s->parallel ? (int)d->cfg->delivery_max_in_flight_per_service : 1;
+    for (size_t k = 0; k < s->n && s->in_flight < cap; k++) {
+      struct item *it = &s->win[k];
+      if (it->busy)
+        continue;
+      if (it->d.next_ms > now) {
+        if (it->d.next_ms < next_due)
+          next_due = it->d.next_ms;
+        if (!s->parallel)
+          break; /* in order: the head waits, and so does everything behind it */
+        continue;
+      }
+      if (budget <= 0)
+        break;
+      struct job *j = calloc(1, sizeof *j);
+      if (!j)
+        break;
+      j->svc = s;
+      j->d = it->d;
+      j->d.method = strdup(it->d.method);
+      j->d.last_error = NULL;
+      if (!j->d.method) {
+        free(j);
+        break;
+      }
+      it->busy = true;
+      s->in_flight++;
+      d->in_flight++;
+      budget--;
+      j->next = batch;
+      batch = j;
+      if (!s->parallel)
+        break;
+    }
+  }
+  if (!batch)
+    return next_due;
+  /* one transaction for every token of the round */
+  enum bh_err rc = store_begin(d->m->st);
+  for (struct job *j = batch; rc == BH_OK && j; j = j->next)
+    rc = service_token_issue(d->m, j->svc->uoid, j->svc->soid, j->d.roid, scope_of(j->d.method),
+                             j->token);
+  if (rc == BH_OK)
+    rc = store_commit(d->m->st);
+  else
+    store_rollback(d->m->st);
+  char *api_url = model_site_address(d->m);
+  struct outcome failed[64];
+  size_t nfailed = 0;
+  while (batch) {
+    struct job *j = batch;
+    batch = j->next;
+    j->start_ms = now;
+    bool ready = rc == BH_OK && api_url && job_prepare(d, j, api_url, now);
+    if (rc != BH_OK)
+      snprintf(j->err, sizeof j->err, "Cannot issue the service token");
+    if (ready && curl_multi_add_handle(d->multi, j->h) == CURLM_OK) {
+      j->next = d->jobs;
+      d->jobs = j;
+      continue;
+    }
+    /* it never left: an attempt that failed before sending (bad address, refused by the
+     * SSRF guard), recorded like any other */
+    memset(&failed[nfailed], 0, sizeof failed[nfailed]);
+    decide(d, j, CURLE_COULDNT_CONNECT, now, &failed[nfailed]);
+    if (++nfailed == sizeof failed / sizeof failed[0]) {
+      finish_round(d, failed, nfailed);
+      nfailed = 0;
+    }
+  }
+  finish_round(d, failed, nfailed);
+  free(api_url);
+  return next_due;
+}
+
+/* ---- kicks ---- */
+
+static void kick(struct deliverer *d, int64_t poid, int64_t soid)
+{
+  pthread_mutex_lock(&d->lock);
+  if (poid == -1 && soid == -1)
+    d->kick_all = true;
+  else if (d->nkicks < KICKS_MAX)
+    d->kicks[d->nkicks++] = (struct kick){poid, soid};
+  else
+    d->kick_all = true;
+  pthread_mutex_unlock(&d->lock);
+  curl_multi_wakeup(d->multi);
+}
+
+void deliverer_kick_project(struct deliverer *d, int64_t poid)
+{
+  if (d)
+    kick(d, poid, -1);
+}
+
+void deliverer_reload_service(struct deliverer *d, int64_t soid)
+{
+  if (d)
+    kick(d, -1, soid);
+}
+
+static void apply_kicks(struct deliverer *d)
+{
+  struct kick k[KICKS_MAX];
+  pthread_mutex_lock(&d->lock);
+  size_t n = d->nkicks;
+  bool all = d->kick_all;
+  memcpy(k, d->kicks, n * sizeof *k);
+  d->nkicks = 0;
+  d->kick_all = false;
+  pthread_mutex_unlock(&d->lock);
+  if (all) {
+    rescan_services(d);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (k[i].soid >= 0) {
+      struct svc *s = svc_find(d, k[i].soid);
+      if (!s)
+        s = svc_add(d, k[i].soid);
+      if (s)
+        s->reset = s->dirty = true;
+      continue;
+    }
+    bool found = false;
+    for (size_t j = 0; j < d->nsvcs; j++)
+      if (d->svcs[j]->poid == k[i].poid) {
+        d->svcs[j]->dirty = true;
+        found = true;
+      }
+    if (!found)
+      rescan_services(d); /* a service added since the last scan */
+  }
+}
+
+void deliverer_on_event(struct deliverer *d, const struct event *e)
+{
+  switch (e->type) {
+  case EV_NEW_REVISION:
+  case EV_NEW_EXTENDED_DATA:
+    deliverer_kick_project(d, e->poid);
+    break;
+  case EV_NEW_PROJECT:
+    deliverer_kick_project(d, -1);
+    break; /* its parent's services */
+  default:
+    break;
+  }
+}
+
+/* ---- the thread ---- */
+
+static void *run(void *arg)
+{
+  struct deliverer *d = arg;
+  rescan_services(d);
+  int64_t next_scan = bh_now_ms() + SERVICE_RESCAN_MS;
+  int64_t next_purge = bh_now_ms() + 60000;
+  while (!atomic_load(&d->stop)) {
+    int64_t now = bh_now_ms();
+    apply_kicks(d);
+    if (now >= next_scan) {
+      rescan_services(d);
+      next_scan = now + SERVICE_RESCAN_MS;
+    }
+    if (now >= next_purge) {
+      int64_t removed = 0;
+      store_delivery_purge(d->m->st, now - d->cfg->delivery_log_keep_s * 1000, &removed);
+      store_token_purge_expired(d->m->st, now, NULL);
+      next_purge = now + PURGE_EVERY_MS;
+    }
+    for (size_t i = 0; i < d->nsvcs; i++)
+      if (d->svcs[i]->active || d->svcs[i]->reset)
+        window_fill(d, d->svcs[i], now);
+    int64_t due = start_due(d, now);
+    int running = 0;
+    curl_multi_perform(d->multi, &running);
+    collect_done(d);
+    now = bh_now_ms();
+    int64_t wait = due > now ? due - now : 0;
+    if (wait > 1000)
+      wait = 1000;
+    if (wait > 0 || running > 0) {
+      int numfds = 0;
+      curl_multi_poll(d->multi, NULL, 0, (int)(wait > 0 ? wait : 1000), &numfds);
+      curl_multi_perform(d->multi, &running);
+      collect_done(d);
+    }
+  }
+  while (d->jobs) {
+    struct job *j = d->jobs;
+    d->jobs = j->next;
+    curl_multi_remove_handle(d->multi, j->h);
+    job_free(j);
+  }
+  return NULL;
+}
+
+enum bh_err deliverer_start(struct deliverer **out, struct model *m)
+{
+  struct deliverer *d = calloc(1, sizeof *d);
+  if (!d)
+    return BH_NOMEM;
+  d->m = m;
+  d->cfg = m->cfg;
+  if (!backoff_schedule_parse(m->cfg->delivery_retry_schedule, &d->schedule))
+    d->schedule = backoff_default;
+  pthread_mutex_init(&d->lock, NULL);
+  d->multi = curl_multi_init();
+  if (!d->multi) {
+    deliverer_stop(d);
+    return BH_NOMEM;
+  }
+  curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)m->cfg->delivery_max_in_flight);
+  enum bh_err rc = BH_OK;
+  if (pthread_create(&d->thread, NULL, run, d) != 0)
+    rc = BH_NOMEM;
+  if (rc != BH_OK) {
+    deliverer_stop(d);
+    return rc;
+  }
+  d->started = true;
+  *out = d;
+  return BH_OK;
+}
+
+void deliverer_stop(struct deliverer *d)
+{
+  if (!d)
+    return;
+  if (d->started) {
+    atomic_store(&d->stop, true);
+    curl_multi_wakeup(d->multi);
+    pthread_join(d->thread, NULL);
+  }
+  for (size_t i = 0; i < d->nsvcs; i++)
+    svc_free(d->svcs[i]);
+  free(d->svcs);
+  if (d->multi)
+    curl_multi_cleanup(d->multi);
+  pthread_mutex_destroy(&d->lock);
+  free(d);
+}
+
+void deliverer_service_info(struct deliverer *d, int64_t soid, struct deliverer_service_info *out)
+{
+  memset(out, 0, sizeof *out);
+  if (!d)
+    return;
+  pthread_mutex_lock(&d->lock);
+  for (size_t i = 0; i < d->nsvcs; i++) {
+    struct svc *s = d->svcs[i];
+    if (s->soid != soid)
+      continue;
+    out->known = true;
+    out->in_flight = s->in_flight;
+    out->consecutive_failures = s->consecutive_failures;
+    break;
+  }
+  pthread_mutex_unlock(&d->lock);
+}

@@ -11,6 +11,11 @@ if(BH_SANITIZE)
   add_link_options(-fsanitize=${BH_SANITIZE})
 endif()
 
+# The fuzzers need coverage of the code they drive, not only of their own file.
+if(BH_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 # bh_add_unit_test(name source...): a cmocka test linked with the real core library.
 function(bh_add_unit_test name)
   add_executable(${name} ${ARGN})

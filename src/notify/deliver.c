@@ -588,8 +588,10 @@ static void finish_round(struct deliverer *d, struct outcome *o, size_t n)
   }
 }
 
-static void collect_done(struct deliverer *d)
+/* Records the requests that finished; returns how many. */
+static size_t collect_done(struct deliverer *d)
 {
+  size_t total = 0;
   struct outcome o[128];
   size_t n = 0;
   int left;
@@ -609,12 +611,14 @@ static void collect_done(struct deliverer *d)
       }
     memset(&o[n], 0, sizeof o[n]);
     decide(d, j, cr, now, &o[n]);
+    total++;
     if (++n == sizeof o / sizeof o[0]) {
       finish_round(d, o, n);
       n = 0;
     }
   }
   finish_round(d, o, n);
+  return total;
 }
 
 /* Chooses what is due, issues the tokens in one transaction, and opens the requests. */
@@ -805,17 +809,16 @@ static void *run(void *arg)
     int64_t due = start_due(d, now);
     int running = 0;
     curl_multi_perform(d->multi, &running);
-    collect_done(d);
+    if (collect_done(d) > 0)
+      continue; /* what follows a finished request may be due now */
     now = bh_now_ms();
     int64_t wait = due > now ? due - now : 0;
-    if (wait > 1000)
-      wait = 1000;
-    if (wait > 0 || running > 0) {
-      int numfds = 0;
-      curl_multi_poll(d->multi, NULL, 0, (int)(wait > 0 ? wait : 1000), &numfds);
-      curl_multi_perform(d->multi, &running);
-      collect_done(d);
-    }
+    if (wait == 0 && running == 0)
+      continue;
+    /* curl_multi_poll also returns early for curl's own timers, socket activity and kicks */
+    curl_multi_poll(d->multi, NULL, 0, (int)(wait > 0 && wait < 1000 ? wait : 1000), NULL);
+    curl_multi_perform(d->multi, &running);
+    collect_done(d);
   }
   while (d->jobs) {
     struct job *j = d->jobs;

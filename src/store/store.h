@@ -371,7 +371,8 @@ struct delivery_health {
 };
 enum bh_err store_delivery_health(struct store *st, int64_t soid, int64_t now_ms,
                                   struct delivery_health *out);
-/* Removes finished deliveries (and their attempts) whose last attempt is before before_ms. */
+/* Removes finished deliveries (and their attempts) whose last attempt, or creation if none, is
+ * before before_ms. */
 enum bh_err store_delivery_purge(struct store *st, int64_t before_ms, int64_t *removed);
 /* Removes the service tokens of a service. */
 enum bh_err store_token_delete_service(struct store *st, int64_t soid);

@@ -72,8 +72,9 @@ static const char SQL_LAST_FAIL[] =
     " WHERE d.soid = ?1 AND a.ok = 0 ORDER BY a.at_ms DESC LIMIT 1";
 static const char SQL_PURGE_ATTEMPTS[] =
     "DELETE FROM delivery_attempts WHERE delivery IN"
-    " (SELECT id FROM deliveries WHERE state <> 0 AND last_ms < ?1)";
-static const char SQL_PURGE[] = "DELETE FROM deliveries WHERE state <> 0 AND last_ms < ?1";
+    " (SELECT id FROM deliveries WHERE state <> 0 AND max(last_ms, created_ms) < ?1)";
+static const char SQL_PURGE[] =
+    "DELETE FROM deliveries WHERE state <> 0 AND max(last_ms, created_ms) < ?1";
 
 enum bh_err store_outbox_add(struct store *st, const struct outbox_event *e, int64_t now_ms,
                              int *added)

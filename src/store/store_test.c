@@ -108,10 +108,143 @@ static void users_projects_rights_tokens_survive_reopen(void **state)
   assert_int_equal(system(cmd), 0);
 }
 
+static void add_service(struct store *st, int64_t soid, int64_t poid, const char *trigger)
+{
+  char fields[128];
+  snprintf(fields, sizeof fields, "{\"name\":\"s%lld\",\"trigger\":\"%s\"}", (long long)soid,
+           trigger);
+  struct service_rec s = {.soid = soid,
+                          .poid = poid,
+                          .uoid = 1,
+                          .created_ms = 1,
+                          .fields = fields,
+                          .secret = "whsec_x"};
+  assert_int_equal(store_service_add(st, &s), BH_OK);
+}
+
+/* The outbox picks the project's services by trigger, skips the loop-guarded one, keeps event
+ * order; attempts change state; requeue, cancel on delete and purge do what they say. */
+static void outbox_and_delivery_log(void **state)
+{
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/bimhub-store-test-ob-%d", (int)getpid());
+  struct store *st = open_store();
+  add_service(st, 10, 100, "NEW_REVISION");
+  add_service(st, 11, 100, "NEW_REVISION");
+  add_service(st, 12, 100, "NEW_EXTENDED_DATA");
+  add_service(st, 13, 200, "NEW_REVISION");
+  struct outbox_event ev = {.trigger = "NEW_REVISION",
+                            .method = "newRevision",
+                            .service_poid = 100,
+                            .poid = 100,
+                            .roid = 500,
+                            .edid = -1,
+                            .exclude_soid = 11,
+                            .only_soid = -1};
+  int added = 0;
+  assert_int_equal(store_outbox_add(st, &ev, 1000, &added), BH_OK);
+  assert_int_equal(added, 1); /* 10 only: 11 checked it in, 12 has another trigger */
+  ev.exclude_soid = -1;
+  ev.roid = 501;
+  assert_int_equal(store_outbox_add(st, &ev, 2000, &added), BH_OK);
+  assert_int_equal(added, 2);
+  ev.only_soid = 11;
+  ev.roid = 502;
+  assert_int_equal(store_outbox_add(st, &ev, 3000, &added), BH_OK);
+  assert_int_equal(added, 1);
+
+  struct delivery_list l;
+  assert_int_equal(store_delivery_pending(st, 10, 0, 10, &l), BH_OK);
+  assert_int_equal(l.n, 2);
+  assert_int_equal(l.v[0].roid, 500);
+  assert_int_equal(l.v[1].roid, 501);
+  assert_true(l.v[0].id < l.v[1].id);
+  assert_string_equal(l.v[0].method, "newRevision");
+  assert_int_equal(l.v[0].state, DELIVERY_PENDING);
+  int64_t first = l.v[0].id, second = l.v[1].id;
+  delivery_list_clear(&l);
+
+  struct delivery_attempt_rec a = {.delivery = first,
+                                   .n = 1,
+                                   .at_ms = 4000,
+                                   .duration_ms = 5,
+                                   .status = 500,
+                                   .error = "HTTP 500"};
+  assert_int_equal(store_delivery_record(st, &a, DELIVERY_PENDING, 9000), BH_OK);
+  a = (struct delivery_attempt_rec){
+      .delivery = first, .n = 2, .at_ms = 9000, .duration_ms = 3, .status = 200, .ok = true};
+  assert_int_equal(store_delivery_record(st, &a, DELIVERY_DELIVERED, 0), BH_OK);
+  struct delivery_rec d;
+  assert_int_equal(store_delivery_get(st, first, &d), BH_OK);
+  assert_int_equal(d.state, DELIVERY_DELIVERED);
+  assert_int_equal(d.attempts, 2);
+  assert_int_equal(d.last_status, 200);
+  assert_null(d.last_error);
+  delivery_rec_clear(&d);
+  struct delivery_attempt_rec *at;
+  size_t nat;
+  assert_int_equal(store_delivery_attempts(st, first, &at, &nat), BH_OK);
+  assert_int_equal(nat, 2);
+  assert_string_equal(at[0].error, "HTTP 500");
+  assert_false(at[0].ok);
+  assert_true(at[1].ok);
+  for (size_t i = 0; i < nat; i++)
+    delivery_attempt_rec_clear(&at[i]);
+  free(at);
+
+  struct delivery_health h;
+  assert_int_equal(store_delivery_health(st, 10, 10000, &h), BH_OK);
+  assert_int_equal(h.pending, 1);
+  assert_int_equal(h.delivered, 1);
+  assert_int_equal(h.attempts_24h, 2);
+  assert_int_equal(h.failures_24h, 1);
+  assert_int_equal(h.last_failure_ms, 4000);
+  assert_int_equal(h.last_success_ms, 9000);
+  assert_string_equal(h.last_error, "HTTP 500");
+  free(h.last_error);
+
+  /* a pending one cannot be requeued; a delivered one can, and it is pending again */
+  assert_int_equal(store_delivery_requeue(st, second, 1), BH_STATE);
+  assert_int_equal(store_delivery_requeue(st, first, 11000), BH_OK);
+  assert_int_equal(store_delivery_pending(st, 10, 0, 10, &l), BH_OK);
+  assert_int_equal(l.n, 2);
+  assert_int_equal(l.v[0].next_ms, 11000);
+  delivery_list_clear(&l);
+
+  /* deleting a service cancels its pending deliveries */
+  assert_int_equal(store_service_set_state(st, 10, 1), BH_OK);
+  assert_int_equal(store_delivery_pending(st, 10, 0, 10, &l), BH_OK);
+  assert_int_equal(l.n, 0);
+  delivery_list_clear(&l);
+  assert_int_equal(store_delivery_list(st, 10, DELIVERY_CANCELLED, -1, 10, &l), BH_OK);
+  assert_int_equal(l.n, 2);
+  assert_true(l.v[0].id > l.v[1].id); /* newest first */
+  delivery_list_clear(&l);
+
+  /* the purge removes finished deliveries older than the cut, and their attempts */
+  int64_t removed = 0;
+  assert_int_equal(store_delivery_purge(st, 1500, &removed), BH_OK);
+  assert_int_equal(removed, 0); /* one never attempted counts from its creation (2000) */
+  assert_int_equal(store_delivery_purge(st, 20000, &removed), BH_OK);
+  assert_int_equal(removed, 2);
+  assert_int_equal(store_delivery_pending(st, 11, 0, 10, &l), BH_OK);
+  assert_int_equal(l.n, 2); /* pending ones are never purged */
+  delivery_list_clear(&l);
+  assert_int_equal(store_delivery_get(st, first, &d), BH_NOTFOUND);
+  assert_int_equal(store_delivery_attempts(st, first, &at, &nat), BH_OK);
+  assert_int_equal(nat, 0);
+  free(at);
+  store_close(st);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(users_projects_rights_tokens_survive_reopen),
+      cmocka_unit_test(outbox_and_delivery_log),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

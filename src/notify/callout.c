@@ -100,12 +100,61 @@ out:
   return rc;
 }
 
+/* One request to url (a POST of post_body, or a GET when it is NULL) behind the guard;
+ * the answer's body in b. BH_OK only for HTTP 200. */
+static enum bh_err perform(const struct bh_config *cfg, const char *url, const char *post_body,
+                           struct body *b, struct bh_why *why)
+{
+  CURL *h = curl_easy_init();
+  struct curl_slist *pin = NULL, *headers = NULL;
+  enum bh_err rc = h ? callout_pin(cfg, url, &pin, why) : bh_fail(why, BH_NOMEM, "Out of memory");
+  if (rc == BH_OK) {
+    char err[CURL_ERROR_SIZE] = "";
+    long status = 0;
+    curl_easy_setopt(h, CURLOPT_RESOLVE, pin);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->service_connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->service_timeout_ms);
+    if (post_body) {
+      headers = curl_slist_append(NULL, "Content-Type: application/json; charset=UTF-8");
+      curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, post_body);
+    }
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "bimhub/" BH_VERSION);
+    CURLcode cr = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (b->too_big)
+      rc = bh_fail(why, BH_TOOBIG, "The service's answer is larger than %lld bytes",
+                   (long long)cfg->service_max_response_bytes);
+    else if (cr != CURLE_OK)
+      rc = bh_fail(why, BH_IO, "The service did not answer: %s",
+                   err[0] ? err : curl_easy_strerror(cr));
+    else if (status != 200)
+      rc = bh_fail(why, BH_IO, "The service answered HTTP %ld", status);
+  }
+  curl_slist_free_all(headers);
+  curl_slist_free_all(pin);
+  if (h)
+    curl_easy_cleanup(h);
+  return rc;
+}
+
+static bool http_url(const char *url)
+{
+  return url && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
+}
+
 enum bh_err callout_call(const struct bh_config *cfg, const char *base_url, const char *iface,
                          const char *method, json_t *params, json_t **result, struct bh_why *why)
 {
   *result = NULL;
-  if (!base_url ||
-      (strncasecmp(base_url, "http://", 7) != 0 && strncasecmp(base_url, "https://", 8) != 0)) {
+  if (!http_url(base_url)) {
     json_decref(params);
     return bh_fail(why, BH_BADREQUEST, "The service URL must start with http:// or https://");
   }
@@ -118,39 +167,9 @@ enum bh_err callout_call(const struct bh_config *cfg, const char *base_url, cons
   while (bl > 0 && base_url[bl - 1] == '/')
     bl--; /* the URL is the provider's base: /json goes after it */
   snprintf(url, sizeof url, "%.*s/json", (int)bl, base_url);
-  CURL *h = curl_easy_init();
-  struct curl_slist *pin = NULL, *headers = NULL;
   struct body b = {.max = (size_t)cfg->service_max_response_bytes};
   enum bh_err rc =
-      text && h ? callout_pin(cfg, url, &pin, why) : bh_fail(why, BH_NOMEM, "Out of memory");
-  long status = 0;
-  if (rc == BH_OK) {
-    char err[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_RESOLVE, pin);
-    headers = curl_slist_append(NULL, "Content-Type: application/json; charset=UTF-8");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->service_connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg->service_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "bimhub/" BH_VERSION);
-    CURLcode cr = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (b.too_big)
-      rc = bh_fail(why, BH_TOOBIG, "The service's answer is larger than %lld bytes",
-                   (long long)cfg->service_max_response_bytes);
-    else if (cr != CURLE_OK)
-      rc = bh_fail(why, BH_IO, "The service did not answer: %s",
-                   err[0] ? err : curl_easy_strerror(cr));
-    else if (status != 200)
-      rc = bh_fail(why, BH_IO, "The service answered HTTP %ld", status);
-  }
+      text ? perform(cfg, url, text, &b, why) : bh_fail(why, BH_NOMEM, "Out of memory");
   if (rc == BH_OK) {
     json_t *reply = json_loadb(b.p ? b.p : "", b.len, 0, NULL);
     json_t *resp = json_object_get(reply, "response");
@@ -167,11 +186,24 @@ enum bh_err callout_call(const struct bh_config *cfg, const char *base_url, cons
       *result = json_incref(res);
     json_decref(reply);
   }
-  curl_slist_free_all(headers);
-  curl_slist_free_all(pin);
-  if (h)
-    curl_easy_cleanup(h);
   free(b.p);
   free(text);
+  return rc;
+}
+
+enum bh_err callout_get_json(const struct bh_config *cfg, const char *url, json_t **out,
+                             struct bh_why *why)
+{
+  *out = NULL;
+  if (!http_url(url))
+    return bh_fail(why, BH_BADREQUEST, "The URL must start with http:// or https://");
+  struct body b = {.max = (size_t)cfg->service_max_response_bytes};
+  enum bh_err rc = perform(cfg, url, NULL, &b, why);
+  if (rc == BH_OK) {
+    *out = json_loadb(b.p ? b.p : "", b.len, 0, NULL);
+    if (!*out)
+      rc = bh_fail(why, BH_IO, "The answer of %s is not JSON", url);
+  }
+  free(b.p);
   return rc;
 }

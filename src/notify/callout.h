@@ -26,4 +26,9 @@ enum bh_err callout_pin(const struct bh_config *cfg, const char *url, struct cur
 enum bh_err callout_call(const struct bh_config *cfg, const char *base_url, const char *iface,
                          const char *method, json_t *params, json_t **result, struct bh_why *why);
 
+/* GETs url (behind the same guard, timeouts and size limit) and parses the body as JSON
+ * (*out a new reference). */
+enum bh_err callout_get_json(const struct bh_config *cfg, const char *url, json_t **out,
+                             struct bh_why *why);
+
 #endif

@@ -52,7 +52,6 @@ struct svc {
   bool exhausted;  /* the last load found no more rows */
   bool dirty;      /* new rows may exist beyond last_id */
   bool reset;      /* reload the service and its window from the start */
-  bool fresh;      /* first load after start: everything is due now */
   int in_flight;
   int consecutive_failures;
   struct curl_slist *pin; /* CURLOPT_RESOLVE entry of the checked address */
@@ -99,6 +98,7 @@ struct deliverer {
   size_t nsvcs;
   int in_flight;
   struct job *jobs; /* open requests */
+  int64_t started_ms;
   char tag[16];
 };
 
@@ -184,7 +184,7 @@ static struct svc *svc_add(struct deliverer *d, int64_t soid)
     free(s);
     return NULL;
   }
-  s->dirty = s->reset = s->fresh = true;
+  s->dirty = s->reset = true;
   pthread_mutex_lock(&d->lock);
   d->svcs[d->nsvcs++] = s;
   pthread_mutex_unlock(&d->lock);
@@ -265,8 +265,8 @@ static void window_fill(struct deliverer *d, struct svc *s, int64_t now)
         delivery_rec_clear(&l.v[i]);
         continue;
       }
-      if (s->fresh)
-        l.v[i].next_ms = now; /* resume at once after a restart */
+      if (l.v[i].next_ms > now && l.v[i].last_ms < d->started_ms)
+        l.v[i].next_ms = now; /* its backoff began before this start: resume at once */
       s->win[s->n++] = (struct item){.d = l.v[i]};
     }
     bool more = l.n == want;
@@ -276,7 +276,6 @@ static void window_fill(struct deliverer *d, struct svc *s, int64_t now)
       break;
     }
   }
-  s->fresh = false;
   qsort(s->win, s->n, sizeof *s->win, by_id); /* the head is the oldest event */
 }
 
@@ -756,14 +755,21 @@ static void apply_kicks(struct deliverer *d)
         s->reset = s->dirty = true;
       continue;
     }
-    bool found = false;
-    for (size_t j = 0; j < d->nsvcs; j++)
-      if (d->svcs[j]->poid == k[i].poid) {
-        d->svcs[j]->dirty = true;
-        found = true;
-      }
-    if (!found)
-      rescan_services(d); /* a service added since the last scan */
+    /* the project's services as the store has them now: one may be new */
+    int64_t *ids = NULL;
+    size_t n_ids = 0;
+    if (store_service_ids(d->m->st, k[i].poid, &ids, &n_ids) != BH_OK) {
+      rescan_services(d);
+      continue;
+    }
+    for (size_t j = 0; j < n_ids; j++) {
+      struct svc *s = svc_find(d, ids[j]);
+      if (!s)
+        s = svc_add(d, ids[j]);
+      if (s)
+        s->dirty = true;
+    }
+    free(ids);
   }
 }
 
@@ -836,6 +842,7 @@ enum bh_err deliverer_start(struct deliverer **out, struct model *m)
     return BH_NOMEM;
   d->m = m;
   d->cfg = m->cfg;
+  d->started_ms = bh_now_ms();
   if (!backoff_schedule_parse(m->cfg->delivery_retry_schedule, &d->schedule))
     d->schedule = backoff_default;
   pthread_mutex_init(&d->lock, NULL);

@@ -176,6 +176,8 @@ static enum bh_err svc_add_service_to_project(struct rpc_call *c)
   }
   free(s.fields);
   json_decref(f);
+  if (rc == BH_OK)
+    deliverer_reload_service(atomic_load(&c->rpc->deliver), s.soid);
   return rc == BH_OK ? rpc_ok(c, json_integer(s.soid)) : rc;
 }
 
@@ -430,11 +432,80 @@ static enum bh_err svc_get_all_private_profiles(struct rpc_call *c)
   return profiles(c, false);
 }
 
+/* One repository entry (BIMserver's services.json format) as an SServiceDescriptor. */
+static json_t *repository_descriptor(json_t *e)
+{
+  static const char *const texts[] = {"name",        "identifier",    "description",
+                                      "trigger",     "url",           "companyUrl",
+                                      "tokenUrl",    "newProfileUrl", "providerName",
+                                      "registerUrl", "authorizeUrl",  "notificationProtocol"};
+  if (!json_is_object(e))
+    return NULL;
+  json_t *f = json_object();
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    json_t *v = json_object_get(e, texts[i]);
+    json_object_set_new(f, texts[i], json_is_string(v) ? json_incref(v) : json_null());
+  }
+  json_t *rights = json_object_get(e, "rights");
+  json_t *rer = json_object_get(rights, "readExtendedData");
+  json_t *wer = json_object_get(rights, "writeExtendedData");
+  json_object_set_new(f, "readRevision",
+                      json_boolean(json_is_true(json_object_get(rights, "readRevision"))));
+  json_object_set_new(f, "writeRevision",
+                      json_boolean(json_is_true(json_object_get(rights, "writeRevision"))));
+  json_object_set_new(f, "readExtendedData", json_is_string(rer) ? json_incref(rer) : json_null());
+  json_object_set_new(f, "writeExtendedData", json_is_string(wer) ? json_incref(wer) : json_null());
+  json_object_set_new(f, "token", json_null());
+  return sobj_finish("SServiceDescriptor", f);
+}
+
+static int by_provider(const void *a, const void *b)
+{
+  const char *x = json_string_value(json_object_get(*(json_t *const *)a, "providerName"));
+  const char *y = json_string_value(json_object_get(*(json_t *const *)b, "providerName"));
+  return strcmp(x ? x : "", y ? y : "");
+}
+
+/* getAllServiceDescriptors: the services listed at <serviceRepositoryUrl>/services.json,
+ * by provider, as BIMserver reads them; none configured: an empty list. */
 static enum bh_err svc_get_all_service_descriptors(struct rpc_call *c)
 {
-  /* the service repository (serviceRepositoryUrl) is not read yet: an empty list, as
-   * BIMserver answers when none is configured */
-  return rpc_ok(c, json_array());
+  char *base = model_setting_text(c->m, "serviceRepositoryUrl");
+  if (!base || !*base) {
+    free(base);
+    return rpc_ok(c, json_array());
+  }
+  char url[2048];
+  size_t bl = strlen(base);
+  while (bl > 0 && base[bl - 1] == '/')
+    bl--;
+  snprintf(url, sizeof url, "%.*s/services.json", (int)bl, base);
+  free(base);
+  json_t *root = NULL;
+  if (callout_get_json(c->rpc->cfg, url, &root, &c->why) != BH_OK)
+    return provider_failed(c);
+  json_t *list = json_object_get(root, "services");
+  if (!json_is_array(list)) {
+    json_decref(root);
+    return bh_fail(&c->why, BH_BADREQUEST, "%s has no \"services\" list", url);
+  }
+  size_t n = json_array_size(list);
+  json_t **v = calloc(n ? n : 1, sizeof *v);
+  size_t k = 0;
+  for (size_t i = 0; v && i < n; i++) {
+    json_t *d = repository_descriptor(json_array_get(list, i));
+    if (d)
+      v[k++] = d;
+  }
+  json_decref(root);
+  if (!v)
+    return bh_fail(&c->why, BH_NOMEM, "Out of memory");
+  qsort(v, k, sizeof *v, by_provider);
+  json_t *a = json_array();
+  for (size_t i = 0; i < k; i++)
+    json_array_append_new(a, v[i]);
+  free(v);
+  return rpc_ok(c, a);
 }
 
 static const struct rpc_method services_methods[] = {
@@ -451,7 +522,7 @@ static const struct rpc_method services_methods[] = {
      RPC_PARAMS({"notificationsUrl", "String"}, {"serviceIdentifier", "String"}),
      "List<SProfileDescriptor>", RPC_USER, RPC_BLOCKING, svc_get_all_public_profiles,
      "Asks a provider for its public profiles"},
-    {"getAllServiceDescriptors", RPC_NO_PARAMS, "List<SServiceDescriptor>", RPC_USER, 0,
+    {"getAllServiceDescriptors", RPC_NO_PARAMS, "List<SServiceDescriptor>", RPC_USER, RPC_BLOCKING,
      svc_get_all_service_descriptors, "Services of the service repository"},
     {"getAllServicesOfProject", RPC_PARAMS({"poid", "Long"}), "List<SService>", RPC_USER, 0,
      svc_get_all_services_of_project, "Services bound to a project"},

@@ -47,6 +47,19 @@ static enum bh_err set_text(struct rpc_call *c, const char *param, const char *s
   return rc;
 }
 
+static enum bh_err settings_get_service_repository_url(struct rpc_call *c)
+{
+  char *v = model_setting_text(c->m, "serviceRepositoryUrl");
+  enum bh_err rc = rpc_ok(c, json_string(v ? v : ""));
+  free(v);
+  return rc;
+}
+
+static enum bh_err settings_set_service_repository_url(struct rpc_call *c)
+{
+  return set_text(c, "serviceRepositoryUrl", "serviceRepositoryUrl");
+}
+
 static enum bh_err set_flag(struct rpc_call *c, const char *param, const char *setting)
 {
   bool v;
@@ -97,6 +110,9 @@ static enum bh_err set_server_icon(struct rpc_call *c)
 static const struct rpc_method settings_methods[] = {
     {"getServerSettings", RPC_NO_PARAMS, "SServerSettings", RPC_ADMIN, 0,
      settings_get_server_settings, "All server settings (secrets left out)"},
+    {"getServiceRepositoryUrl", RPC_NO_PARAMS, "String", RPC_USER, 0,
+     settings_get_service_repository_url,
+     "Where getAllServiceDescriptors reads <url>/services.json (empty: nowhere)"},
     {"getSiteAddress", RPC_NO_PARAMS, "String", RPC_ADMIN, 0, settings_get_site_address,
      "The site address, given to services as apiUrl"},
     {"isAllowSelfRegistration", RPC_NO_PARAMS, "Boolean", RPC_ANYONE, 0, is_allow_self_registration,
@@ -118,6 +134,8 @@ static const struct rpc_method settings_methods[] = {
      set_server_icon, "Admin only once set up"},
     {"setServerName", RPC_PARAMS({"serverName", "String"}), "void", RPC_ANYONE, RPC_NOT_SETUP_OK,
      set_server_name, "Admin only once set up"},
+    {"setServiceRepositoryUrl", RPC_PARAMS({"serviceRepositoryUrl", "String"}), "void", RPC_ANYONE,
+     RPC_NOT_SETUP_OK, settings_set_service_repository_url, "Admin only once set up"},
     {"setSiteAddress", RPC_PARAMS({"siteAddress", "String"}), "void", RPC_ANYONE, RPC_NOT_SETUP_OK,
      settings_set_site_address, "Admin only once set up"},
 };

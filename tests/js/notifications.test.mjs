@@ -4,6 +4,7 @@
 // secret rotation. Retries and durability are in deliveries.test.mjs.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { Webhook } from 'standardwebhooks';
@@ -370,6 +371,40 @@ describe('notifications to services', () => {
     for (const m of ['getServiceSecret', 'rotateServiceSecret', 'getServiceHealth', 'listDeliveries', 'enableService']) {
       const exc = await o.err('DeliveryInterface', m, { soid });
       assert.match(exc.message, /No service with oid/, m);
+    }
+  });
+
+  test('getAllServiceDescriptors reads <serviceRepositoryUrl>/services.json, sorted by provider', async () => {
+    assert.deepEqual(await a.svc('getAllServiceDescriptors', {}), [], 'none configured');
+    const repo = http.createServer((req, res) => {
+      if (req.url !== '/repo/services.json') { res.writeHead(404); res.end(); return; }
+      const body = JSON.stringify({ services: [
+        { name: 'Zeta', identifier: 'z', description: 'd', notificationProtocol: 'JSON', trigger: 'NEW_REVISION',
+          url: 'http://z.example', companyUrl: '', tokenUrl: '', newProfileUrl: '', providerName: 'Zed Inc',
+          registerUrl: '', authorizeUrl: '', rights: { readRevision: true, writeExtendedData: 'http://z/ns' } },
+        { name: 'Alpha', identifier: 'a', description: 'd', notificationProtocol: 'JSON', trigger: 'NEW_EXTENDED_DATA',
+          url: 'http://a.example', companyUrl: '', tokenUrl: '', newProfileUrl: '', providerName: 'Acme',
+          registerUrl: '', authorizeUrl: '', rights: {} },
+      ] });
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(body);
+    });
+    await new Promise((r) => repo.listen(0, '127.0.0.1', r));
+    try {
+      await a.call('SettingsInterface', 'setServiceRepositoryUrl',
+        { serviceRepositoryUrl: `http://127.0.0.1:${repo.address().port}/repo` });
+      const list = await a.svc('getAllServiceDescriptors', {});
+      assert.deepEqual(list.map((d) => [d.__type, d.providerName, d.identifier]),
+        [['SServiceDescriptor', 'Acme', 'a'], ['SServiceDescriptor', 'Zed Inc', 'z']]);
+      assert.equal(list[1].readRevision, true);
+      assert.equal(list[1].writeExtendedData, 'http://z/ns');
+      assert.equal(list[0].trigger, 'NEW_EXTENDED_DATA');
+      await a.call('SettingsInterface', 'setServiceRepositoryUrl',
+        { serviceRepositoryUrl: `http://127.0.0.1:${repo.address().port}/missing` });
+      assert.match((await a.svcErr('getAllServiceDescriptors', {})).message, /HTTP 404/);
+    } finally {
+      await a.call('SettingsInterface', 'setServiceRepositoryUrl', { serviceRepositoryUrl: '' });
+      await new Promise((r) => repo.close(r));
     }
   });
 });

@@ -52,8 +52,8 @@ struct svc {
   bool exhausted;  /* the last load found no more rows */
   bool dirty;      /* new rows may exist beyond last_id */
   bool reset;      /* reload the service and its window from the start */
-  int in_flight;
-  int consecutive_failures;
+  atomic_int in_flight;            /* also read by deliverer_service_info() */
+  atomic_int consecutive_failures; /* likewise */
   struct curl_slist *pin; /* CURLOPT_RESOLVE entry of the checked address */
   int64_t pin_until_ms;
   char pin_url[512];
@@ -571,9 +571,10 @@ static void finish_round(struct deliverer *d, struct outcome *o, size_t n)
       it->d.attempts = o[i].a.n;
       it->d.next_ms = o[i].next_ms;
     }
-    pthread_mutex_lock(&d->lock);
-    s->consecutive_failures = o[i].a.ok ? 0 : s->consecutive_failures + 1;
-    pthread_mutex_unlock(&d->lock);
+    if (o[i].a.ok)
+      atomic_store(&s->consecutive_failures, 0);
+    else
+      atomic_fetch_add(&s->consecutive_failures, 1);
     if (o[i].disable && !s->disabled) {
       s->disabled = true;
       store_service_set_disabled(d->m->st, s->soid, now, "HTTP 410 Gone");

@@ -259,17 +259,20 @@ describe('deliveries: parking, redelivery, replay, deleteService', () => {
     const port = await refusedPort();
     const p = await e.project();
     const soid = await e.addService(p.oid, `http://127.0.0.1:${port}`);
+    // held pending: nothing is sent to a disabled service
+    await e.dlv('disableService', { soid, reason: 'maintenance' });
+    assert.match((await e.dlv('getServiceHealth', { soid })).disabledReason, /maintenance/);
     await e.checkin(p.oid);
-    await sleep(400); // parked or pending, never delivered
     await e.checkin(p.oid);
+    assert.equal((await e.dlv('getServiceHealth', { soid })).pending, 2);
     await e.a.svc('deleteService', { oid: soid });
     const r = await e.receiver({ port });
     await sleep(1000);
     assert.equal(r.got.length, 0);
     const list = await e.dlv('listDeliveries', { soid });
-    assert.ok(list.some((d) => d.state === 'CANCELLED'), JSON.stringify(list));
-    assert.ok(list.every((d) => d.state !== 'PENDING'));
+    assert.deepEqual(list.map((d) => d.state), ['CANCELLED', 'CANCELLED']);
     assert.match((await e.a.err('DeliveryInterface', 'redeliver', { id: list[0].oid })).message, /deleted/);
+    assert.match((await e.a.err('DeliveryInterface', 'enableService', { soid })).message, /deleted/);
   });
 });
 

@@ -9,6 +9,8 @@
 #   make bench        release build in build-release/, then bench/run.sh
 #   make fuzz         libFuzzer targets with clang in build-fuzz/
 #                     (make fuzz FUZZ_SECONDS=60 also runs each target that long)
+#   make install      release build of the C SDK (libbimhub.so/.a, include/bimhub, bimhub.pc)
+#                     and the bimhub command into $(DESTDIR)$(PREFIX) (PREFIX=/usr/local)
 #   make clean        remove the build directories (never ./bimhub-data)
 
 SHELL := /bin/bash
@@ -24,10 +26,12 @@ ARGS ?=
 CTEST_ARGS ?=
 FUZZ_SECONDS ?=
 CMAKE_ARGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-C_SOURCES = $(shell find src -name '*.[ch]' 2>/dev/null | sort)
+C_SOURCES = $(shell find src libbimhub include examples bench fuzz -name '*.[ch]' 2>/dev/null | sort)
 
-.PHONY: all build run test deps deps-bench npm-deps format format-check bench fuzz clean
+.PHONY: all build run test deps deps-bench npm-deps format format-check bench fuzz install clean
 
 all: build
 
@@ -83,6 +87,11 @@ fuzz: deps
 	    $$t -max_total_time=$(FUZZ_SECONDS) $$dict -artifact_prefix=fuzz/out/$$name/ fuzz/out/$$name $$corpus; \
 	  done; \
 	fi
+
+install: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DBH_SANITIZE= -DBH_TESTS=OFF
+	cmake --build build-release -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install build-release --prefix $(PREFIX)
 
 clean:
 	rm -rf build build-release build-fuzz

@@ -48,13 +48,13 @@ struct svc {
   int64_t old_secret_until_ms;
   struct item *win;
   size_t n;
-  int64_t last_id; /* highest id loaded into the window */
-  bool exhausted;  /* the last load found no more rows */
-  bool dirty;      /* new rows may exist beyond last_id */
-  bool reset;      /* reload the service and its window from the start */
+  int64_t last_id;                 /* highest id loaded into the window */
+  bool exhausted;                  /* the last load found no more rows */
+  bool dirty;                      /* new rows may exist beyond last_id */
+  bool reset;                      /* reload the service and its window from the start */
   atomic_int in_flight;            /* also read by deliverer_service_info() */
   atomic_int consecutive_failures; /* likewise */
-  struct curl_slist *pin; /* CURLOPT_RESOLVE entry of the checked address */
+  struct curl_slist *pin;          /* CURLOPT_RESOLVE entry of the checked address */
   int64_t pin_until_ms;
   char pin_url[512];
 };

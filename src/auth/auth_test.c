@@ -42,6 +42,42 @@ static void tokens_are_random_hex_and_hash_stably(void **state)
   assert_false(token_hash(bad, h1));
 }
 
+/* A service token carries its fields under a MAC: they come back intact, and any change to
+ * the text, another key or another length is refused. */
+static void service_tokens_round_trip_and_refuse_changes(void **state)
+{
+  (void)state;
+  unsigned char key[SERVICE_TOKEN_KEY_LEN], other[SERVICE_TOKEN_KEY_LEN];
+  memset(key, 7, sizeof key);
+  memset(other, 8, sizeof other);
+  struct service_token t = {
+      .scope = 1, .uoid = 65537, .soid = 720902, .roid = -1, .expires_s = 1763856000};
+  char text[SERVICE_TOKEN_TEXT_LEN + 1];
+  service_token_make(key, &t, text);
+  assert_int_equal(strlen(text), SERVICE_TOKEN_TEXT_LEN);
+  struct service_token got;
+  assert_true(service_token_parse(key, text, &got));
+  assert_int_equal(got.scope, 1);
+  assert_int_equal(got.uoid, 65537);
+  assert_int_equal(got.soid, 720902);
+  assert_int_equal(got.roid, -1);
+  assert_int_equal(got.expires_s, 1763856000);
+  assert_false(service_token_parse(other, text, &got));
+  for (size_t i = 0; i < SERVICE_TOKEN_TEXT_LEN; i += 7) {
+    char changed[SERVICE_TOKEN_TEXT_LEN + 1];
+    memcpy(changed, text, sizeof changed);
+    changed[i] = changed[i] == 'a' ? 'b' : 'a';
+    assert_false(service_token_parse(key, changed, &got));
+  }
+  text[SERVICE_TOKEN_TEXT_LEN - 1] = '\0';
+  assert_false(service_token_parse(key, text, &got));
+  assert_false(service_token_parse(key, NULL, &got));
+  /* a login token is no service token */
+  char login[TOKEN_TEXT_LEN + 1];
+  token_new(login);
+  assert_false(service_token_parse(key, login, &got));
+}
+
 static void throttle_doubles_caps_and_forgets(void **state)
 {
   (void)state;
@@ -66,6 +102,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(password_round_trip),
       cmocka_unit_test(tokens_are_random_hex_and_hash_stably),
+      cmocka_unit_test(service_tokens_round_trip_and_refuse_changes),
       cmocka_unit_test(throttle_doubles_caps_and_forgets),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/token.h"
 #include "common/bh_err.h"
 #include "store/store.h"
 
@@ -57,6 +58,7 @@ struct model {
   struct checkins *checkins; /* running check-ins and project reservations (set by rpc) */
   int64_t start_ms;
   char server_uuid[40];
+  unsigned char service_key[SERVICE_TOKEN_KEY_LEN]; /* signs service tokens (auth/token.h) */
   _Atomic bool running; /* cached: once set up, a server never goes back to NOT_SETUP */
 };
 
@@ -144,9 +146,9 @@ bool actor_may_read_revision(struct model *m, const struct actor *who,
 bool actor_may_checkin(const struct actor *who, int64_t poid);
 bool actor_may_write_ed(const struct actor *who, int64_t roid);
 bool actor_may_read_ed(const struct actor *who, int64_t roid);
-/* Issues a service token for a notification (never logged). */
-enum bh_err service_token_issue(struct model *m, int64_t uoid, int64_t soid, int64_t roid,
-                                int scope, char out[65]);
+/* A service token for a notification (never logged): signed, not stored. */
+void service_token_issue(struct model *m, int64_t uoid, int64_t soid, int64_t roid, int scope,
+                         char out[SERVICE_TOKEN_TEXT_LEN + 1]);
 
 /* ---- the notification outbox (model/outbox.c) ----
  * Each writes the deliveries an event causes; call inside the event's own transaction. */

@@ -38,6 +38,13 @@ enum bh_err model_init(struct model *m, struct store *st, struct events *ev,
     model_free(m);
     return BH_NOMEM;
   }
+  char key_path[4096];
+  snprintf(key_path, sizeof key_path, "%s/service-token.key", cfg->data_dir);
+  if (service_token_key_load(key_path, m->service_key) != BH_OK) {
+    BH_LOG(BH_LOG_ERROR, BH_C_AUTH, "cannot read or write %s", key_path);
+    model_free(m);
+    return BH_IO;
+  }
   char *uuid = NULL;
   if (store_setting_get(st, "serverUuid", &uuid) == BH_OK) {
     snprintf(m->server_uuid, sizeof m->server_uuid, "%s", uuid);

@@ -99,19 +99,13 @@ bool actor_may_read_ed(const struct actor *who, int64_t roid)
   return !who->is_service || (who->grant.read_ed && roid != -1 && roid == who->grant.roid);
 }
 
-enum bh_err service_token_issue(struct model *m, int64_t uoid, int64_t soid, int64_t roid,
-                                int scope, char out[65])
+void service_token_issue(struct model *m, int64_t uoid, int64_t soid, int64_t roid, int scope,
+                         char out[SERVICE_TOKEN_TEXT_LEN + 1])
 {
-  unsigned char h[32];
-  token_new(out);
-  token_hash(out, h);
-  int64_t now = bh_now_ms();
-  struct token_rec t = {.uoid = uoid,
-                        .kind = TOKEN_SERVICE,
-                        .created_ms = now,
-                        .expires_ms = now + m->cfg->service_token_lifetime_s * 1000,
-                        .service_oid = soid,
-                        .roid = roid,
-                        .scope = scope};
-  return store_token_add(m->st, h, &t);
+  struct service_token t = {.scope = scope,
+                            .uoid = uoid,
+                            .soid = soid,
+                            .roid = roid,
+                            .expires_s = bh_now_ms() / 1000 + m->cfg->service_token_lifetime_s};
+  service_token_make(m->service_key, &t, out);
 }

@@ -1,8 +1,8 @@
 /* deliver.c: the notification delivery engine (see deliver.h). One thread owns a curl multi
  * handle, the per-service windows of pending rows and the open requests; other threads only
- * post kicks under a small lock and wake it. Store writes are batched: the tokens of the
- * requests started in one round go in one transaction, the outcomes of the requests finished
- * in one round in another. */
+ * post kicks under a small lock and wake it. Store writes are batched: the outcomes of the
+ * requests finished in one round go in one transaction. Service tokens are signed, not
+ * stored, so sending costs no write. */
 #include "notify/deliver.h"
 
 #include <curl/curl.h>
@@ -31,6 +31,7 @@
 #define PURGE_EVERY_MS 3600000  /* purge the delivery log and expired tokens */
 #define KICKS_MAX 256           /* queued kicks; more collapse into "everything" */
 #define PIN_TTL_MS 30000        /* a service's checked address is reused this long */
+#define IDLE_HANDLES_MAX 256    /* easy handles kept for reuse */
 
 struct item {
   struct delivery_rec d;
@@ -71,7 +72,7 @@ struct job {
   bool resp_too_big;
   int64_t start_ms;
   char err[CURL_ERROR_SIZE];
-  char token[65];
+  char token[SERVICE_TOKEN_TEXT_LEN + 1];
   struct job *next;
 };
 
@@ -97,7 +98,9 @@ struct deliverer {
   struct svc **svcs; /* loop thread only, except info under lock */
   size_t nsvcs;
   int in_flight;
-  struct job *jobs; /* open requests */
+  struct job *jobs;             /* open requests */
+  CURL *idle[IDLE_HANDLES_MAX]; /* easy handles to reuse */
+  size_t nidle;
   int64_t started_ms;
   char tag[16];
 };
@@ -310,9 +313,12 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
   return len;
 }
 
-static void job_free(struct job *j)
+/* Frees a job; its easy handle goes back to the engine's pool (d NULL: cleaned up). */
+static void job_free(struct deliverer *d, struct job *j)
 {
-  if (j->h)
+  if (j->h && d && d->nidle < IDLE_HANDLES_MAX)
+    d->idle[d->nidle++] = j->h;
+  else if (j->h)
     curl_easy_cleanup(j->h);
   curl_slist_free_all(j->headers);
   free(j->body);
@@ -386,7 +392,12 @@ static bool job_prepare(struct deliverer *d, struct job *j, const char *api_url,
 {
   struct svc *s = j->svc;
   j->body = build_body(s, &j->d, j->token, api_url);
-  j->h = curl_easy_init();
+  if (d->nidle > 0) {
+    j->h = d->idle[--d->nidle];
+    curl_easy_reset(j->h); /* handles are reused: no allocation per delivery */
+  } else {
+    j->h = curl_easy_init();
+  }
   if (!j->body || !j->h) {
     snprintf(j->err, sizeof j->err, "Out of memory");
     return false;
@@ -584,7 +595,7 @@ static void finish_round(struct deliverer *d, struct outcome *o, size_t n)
       BH_LOG(BH_LOG_WARN, BH_C_NOTIFY, "delivery %lld to service %lld parked after %d attempts",
              (long long)j->d.id, (long long)s->soid, o[i].a.n);
     delivery_attempt_rec_clear(&o[i].a);
-    job_free(j);
+    job_free(d, j);
   }
 }
 
@@ -668,15 +679,6 @@ static int64_t start_due(struct deliverer *d, int64_t now)
   }
   if (!batch)
     return next_due;
-  /* one transaction for every token of the round */
-  enum bh_err rc = store_begin(d->m->st);
-  for (struct job *j = batch; rc == BH_OK && j; j = j->next)
-    rc = service_token_issue(d->m, j->svc->uoid, j->svc->soid, j->d.roid, scope_of(j->d.method),
-                             j->token);
-  if (rc == BH_OK)
-    rc = store_commit(d->m->st);
-  else
-    store_rollback(d->m->st);
   char *api_url = model_site_address(d->m);
   struct outcome failed[64];
   size_t nfailed = 0;
@@ -684,9 +686,9 @@ static int64_t start_due(struct deliverer *d, int64_t now)
     struct job *j = batch;
     batch = j->next;
     j->start_ms = now;
-    bool ready = rc == BH_OK && api_url && job_prepare(d, j, api_url, now);
-    if (rc != BH_OK)
-      snprintf(j->err, sizeof j->err, "Cannot issue the service token");
+    service_token_issue(d->m, j->svc->uoid, j->svc->soid, j->d.roid, scope_of(j->d.method),
+                        j->token);
+    bool ready = api_url && job_prepare(d, j, api_url, now);
     if (ready && curl_multi_add_handle(d->multi, j->h) == CURLM_OK) {
       j->next = d->jobs;
       d->jobs = j;
@@ -831,7 +833,7 @@ static void *run(void *arg)
     struct job *j = d->jobs;
     d->jobs = j->next;
     curl_multi_remove_handle(d->multi, j->h);
-    job_free(j);
+    job_free(NULL, j);
   }
   return NULL;
 }
@@ -877,6 +879,8 @@ void deliverer_stop(struct deliverer *d)
   for (size_t i = 0; i < d->nsvcs; i++)
     svc_free(d->svcs[i]);
   free(d->svcs);
+  for (size_t i = 0; i < d->nidle; i++)
+    curl_easy_cleanup(d->idle[i]);
   if (d->multi)
     curl_multi_cleanup(d->multi);
   pthread_mutex_destroy(&d->lock);

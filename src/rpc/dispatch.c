@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +122,6 @@ enum bh_err rpc_issue_token(struct rpc *rpc, int64_t uoid, char out[65])
   int64_t now = bh_now_ms();
   struct token_rec t = {.uoid = uoid,
                         .kind = TOKEN_LOGIN,
-                        .roid = -1,
                         .created_ms = now,
                         .expires_ms = now + rpc->cfg->token_lifetime_s * 1000,
                         .service_oid = -1};
@@ -170,11 +170,39 @@ void rpc_forget_service_tokens(struct rpc *rpc, int64_t soid)
   pthread_mutex_unlock(&rpc->token_cache_lock);
 }
 
+/* A service token: checked by its MAC and expiry, then by its service, which must still be
+ * active (deleting a service revokes its tokens), and its owner. */
+static enum bh_err resolve_service_token(struct rpc *rpc, const char *token, struct actor *out,
+                                         int64_t *expires_ms, struct bh_why *why)
+{
+  struct service_token t;
+  if (!service_token_parse(rpc->model.service_key, token, &t))
+    return invalid_token(why, "Invalid token");
+  *expires_ms = t.expires_s * 1000;
+  if (t.expires_s * 1000 <= bh_now_ms())
+    return invalid_token(why, "This token has expired");
+  struct user_rec u;
+  if (store_user_get(rpc->model.st, t.uoid, &u) != BH_OK)
+    return invalid_token(why, "Invalid token");
+  bool deleted = u.state == STATE_DELETED;
+  *out = (struct actor){
+      .uoid = u.uoid, .type = (enum user_type)u.type, .is_service = true, .service_oid = t.soid};
+  user_rec_clear(&u);
+  if (deleted)
+    return invalid_token(why, "User account has been deleted");
+  if (service_grant_load(&rpc->model, t.soid, t.roid, t.scope, &out->grant) != BH_OK)
+    return invalid_token(why, "Invalid token"); /* its service was deleted */
+  return BH_OK;
+}
+
 enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *out,
                               struct bh_why *why)
 {
   unsigned char h[32];
-  if (!token_hash(token, h))
+  bool service = token && strlen(token) == SERVICE_TOKEN_TEXT_LEN;
+  if (service)
+    crypto_generichash(h, sizeof h, (const unsigned char *)token, SERVICE_TOKEN_TEXT_LEN, NULL, 0);
+  else if (!token_hash(token, h))
     return invalid_token(why, "Invalid token");
   int64_t now = bh_now_ms();
   pthread_mutex_lock(&rpc->token_cache_lock);
@@ -185,6 +213,19 @@ enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *
   pthread_mutex_unlock(&rpc->token_cache_lock);
   if (hit)
     return BH_OK;
+  if (service) {
+    int64_t expires_ms = 0;
+    enum bh_err rc = resolve_service_token(rpc, token, out, &expires_ms, why);
+    if (rc == BH_OK) {
+      pthread_mutex_lock(&rpc->token_cache_lock);
+      memcpy(slot->hash, h, 32);
+      slot->actor = *out;
+      slot->valid_until_ms =
+          now + TOKEN_CACHE_TTL_MS < expires_ms ? now + TOKEN_CACHE_TTL_MS : expires_ms;
+      pthread_mutex_unlock(&rpc->token_cache_lock);
+    }
+    return rc;
+  }
 
   struct token_rec t;
   enum bh_err rc = store_token_get(rpc->model.st, h, &t);
@@ -201,14 +242,11 @@ enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *
   bool deleted = u.state == STATE_DELETED;
   out->uoid = u.uoid;
   out->type = (enum user_type)u.type;
-  out->is_service = t.kind == TOKEN_SERVICE;
-  out->service_oid = t.service_oid;
+  out->is_service = false;
+  out->service_oid = -1;
   user_rec_clear(&u);
   if (deleted)
     return invalid_token(why, "User account has been deleted");
-  if (out->is_service &&
-      service_grant_load(&rpc->model, t.service_oid, t.roid, t.scope, &out->grant) != BH_OK)
-    return invalid_token(why, "Invalid token"); /* its service was deleted */
   pthread_mutex_lock(&rpc->token_cache_lock);
   memcpy(slot->hash, h, 32);
   slot->actor = *out;

@@ -111,9 +111,7 @@ struct token_rec {
   int kind; /* enum token_kind in auth/token.h */
   int64_t created_ms;
   int64_t expires_ms;
-  int64_t service_oid; /* -1 unless a service token */
-  int64_t roid;        /* a service token: the revision it was issued for, or -1 */
-  int scope;           /* a service token: enum service_scope in model/model.h */
+  int64_t service_oid; /* -1 (service tokens are signed, not stored: auth/token.h) */
 };
 enum bh_err store_token_add(struct store *st, const unsigned char hash[32],
                             const struct token_rec *t);
@@ -282,7 +280,7 @@ enum bh_err store_service_add(struct store *st, const struct service_rec *s);
 enum bh_err store_service_get(struct store *st, int64_t soid, struct service_rec *out);
 /* Active services of a project, by soid; of the whole server with poid -1. */
 enum bh_err store_service_ids(struct store *st, int64_t poid, int64_t **ids, size_t *n);
-/* Deleting a service (state 1) also cancels its pending deliveries and removes its tokens. */
+/* Deleting a service (state 1) also cancels its pending deliveries. */
 enum bh_err store_service_set_state(struct store *st, int64_t soid, int state);
 /* disabled_ms 0 enables it again; reason may be NULL. */
 enum bh_err store_service_set_disabled(struct store *st, int64_t soid, int64_t disabled_ms,
@@ -374,7 +372,5 @@ enum bh_err store_delivery_health(struct store *st, int64_t soid, int64_t now_ms
 /* Removes finished deliveries (and their attempts) whose last attempt, or creation if none, is
  * before before_ms. */
 enum bh_err store_delivery_purge(struct store *st, int64_t before_ms, int64_t *removed);
-/* Removes the service tokens of a service. */
-enum bh_err store_token_delete_service(struct store *st, int64_t soid);
 
 #endif

@@ -27,7 +27,6 @@ static const char SQL_SVC_ALL_IDS[] = "SELECT soid FROM services WHERE state = 0
 static const char SQL_SVC_STATE[] = "UPDATE services SET state = ?2 WHERE soid = ?1";
 static const char SQL_SVC_CANCEL[] =
     "UPDATE deliveries SET state = 3, next_ms = 0 WHERE soid = ?1 AND state = 0";
-static const char SQL_SVC_TOKENS[] = "DELETE FROM tokens WHERE service_oid = ?1";
 static const char SQL_SVC_DISABLE[] =
     "UPDATE services SET disabled_ms = ?2, disabled_reason = ?3 WHERE soid = ?1";
 static const char SQL_SVC_OPTIONS[] = "UPDATE services SET options = ?2 WHERE soid = ?1";
@@ -126,19 +125,9 @@ enum bh_err store_service_set_state(struct store *st, int64_t soid, int state)
   rc = run_soid(st, SQL_SVC_STATE, soid, true, state, "service state");
   if (rc == BH_OK && state != 0)
     rc = run_soid(st, SQL_SVC_CANCEL, soid, false, 0, "service deliveries cancel");
-  if (rc == BH_OK && state != 0)
-    rc = run_soid(st, SQL_SVC_TOKENS, soid, false, 0, "service tokens delete");
   if (rc == BH_OK)
     return store_commit(st);
   store_rollback(st);
-  return rc;
-}
-
-enum bh_err store_token_delete_service(struct store *st, int64_t soid)
-{
-  store_lock(st);
-  enum bh_err rc = run_soid(st, SQL_SVC_TOKENS, soid, false, 0, "service tokens delete");
-  store_unlock(st);
   return rc;
 }
 

@@ -68,17 +68,14 @@ static const char *const migrations[] = {
     " state INTEGER NOT NULL, created_ms INTEGER NOT NULL, fields TEXT NOT NULL,"
     " secret TEXT NOT NULL);"
     "CREATE INDEX services_poid ON services(poid, state);",
-    /* 5: service notifications: the outbox and delivery log, service state and options, the
-     * context of service tokens. AUTOINCREMENT: a delivery id (its webhook-id) never comes
+    /* 5: service notifications: the outbox and delivery log, service state and options.
+     * AUTOINCREMENT: a delivery id (its webhook-id) never comes
      * back after the log is purged. */
     "ALTER TABLE services ADD COLUMN disabled_ms INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE services ADD COLUMN disabled_reason TEXT;"
     "ALTER TABLE services ADD COLUMN options TEXT NOT NULL DEFAULT '{}';"
     "ALTER TABLE services ADD COLUMN old_secret TEXT;"
     "ALTER TABLE services ADD COLUMN old_secret_until_ms INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE tokens ADD COLUMN roid INTEGER NOT NULL DEFAULT -1;"
-    "ALTER TABLE tokens ADD COLUMN scope INTEGER NOT NULL DEFAULT 0;"
-    "CREATE INDEX tokens_service ON tokens(service_oid);"
     "CREATE TABLE deliveries(id INTEGER PRIMARY KEY AUTOINCREMENT, soid INTEGER NOT NULL,"
     " method TEXT NOT NULL, poid INTEGER NOT NULL, roid INTEGER NOT NULL, edid INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL, state INTEGER NOT NULL, attempts INTEGER NOT NULL,"
@@ -163,12 +160,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RIGHT_HAS] = "SELECT 1 FROM rights WHERE uoid = ?1 AND poid = ?2",
     [S_RIGHTS_OF_USER] = "SELECT poid FROM rights WHERE uoid = ?1 ORDER BY poid",
     [S_RIGHTS_OF_PROJECT] = "SELECT uoid FROM rights WHERE poid = ?1 ORDER BY uoid",
-    [S_TOKEN_ADD] =
-        "INSERT INTO tokens(hash, uoid, kind, created_ms, expires_ms, service_oid, roid, scope)"
-        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-    [S_TOKEN_GET] =
-        "SELECT uoid, kind, created_ms, expires_ms, service_oid, roid, scope FROM tokens"
-        " WHERE hash = ?1",
+    [S_TOKEN_ADD] = "INSERT INTO tokens(hash, uoid, kind, created_ms, expires_ms, service_oid)"
+                    " VALUES(?1,?2,?3,?4,?5,?6)",
+    [S_TOKEN_GET] = "SELECT uoid, kind, created_ms, expires_ms, service_oid FROM tokens"
+                    " WHERE hash = ?1",
     [S_TOKEN_DELETE] = "DELETE FROM tokens WHERE hash = ?1",
     [S_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires_ms <= ?1",
 };
@@ -404,10 +399,14 @@ enum bh_err store_open(struct store **out, const struct store_options *opt)
    * system calls of every statement (our mutex already serializes the connection) and
    * makes a second server on the same data dir fail at start instead of sharing it. */
   sqlite3_busy_timeout(st->db, 1000);
+  /* cache_size: 8 MiB of pages (the default 2 MiB thrashes under a delivery backlog); it is
+   * only taken as pages are read, so an idle server stays small */
   err = exec(st, opt->sync_full ? "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
                                   " PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                                  " PRAGMA cache_size=-8192;"
                                 : "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
-                                  " PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+                                  " PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                                  " PRAGMA cache_size=-8192;");
   if (err == BH_OK) {
     int rc2 = sqlite3_exec(st->db, "BEGIN IMMEDIATE; COMMIT", NULL, NULL, NULL);
     if (rc2 == SQLITE_BUSY || rc2 == SQLITE_LOCKED) {
@@ -993,8 +992,6 @@ enum bh_err store_token_add(struct store *st, const unsigned char hash[32],
     sqlite3_bind_int64(s, 4, t->created_ms);
     sqlite3_bind_int64(s, 5, t->expires_ms);
     sqlite3_bind_int64(s, 6, t->service_oid);
-    sqlite3_bind_int64(s, 7, t->roid);
-    sqlite3_bind_int(s, 8, t->scope);
     rc = step_done(st, s, "token add");
   }
   store_unlock(st);
@@ -1016,8 +1013,6 @@ enum bh_err store_token_get(struct store *st, const unsigned char hash[32], stru
       out->created_ms = sqlite3_column_int64(s, 2);
       out->expires_ms = sqlite3_column_int64(s, 3);
       out->service_oid = sqlite3_column_int64(s, 4);
-      out->roid = sqlite3_column_int64(s, 5);
-      out->scope = sqlite3_column_int(s, 6);
       rc = BH_OK;
     } else {
       rc = r == SQLITE_DONE ? BH_NOTFOUND : store_fail(st, r, "token get");

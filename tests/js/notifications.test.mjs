@@ -98,7 +98,7 @@ describe('notifications to services', () => {
     assert.equal(np.serviceIdentifier, 'clash');
     assert.equal(np.profileIdentifier, 'default');
     assert.equal(np.userToken, 'ACME-USER-TOKEN');
-    assert.match(np.token, /^[0-9a-f]{64}$/);
+    assert.match(np.token, /^[0-9a-f]{128}$/); // signed by the server, not stored
     assert.notEqual(np.token, a.token);
     assert.equal(np.apiUrl, srv.url);
     // Standard Webhooks: any library verifies it with the service's secret
@@ -261,8 +261,13 @@ describe('notifications to services', () => {
     const soid = await addService(p.oid, r.url);
     await checkin(a, p.oid);
     assert.ok(await r.waitFor((g) => g.length === 1));
-    const s = api(srv.url, r.got[0].json.request.parameters.token);
+    const token = r.got[0].json.request.parameters.token;
+    const s = api(srv.url, token);
     assert.equal((await s.svc('getProjectByPoid', { poid: p.oid })).oid, p.oid);
+    // a token whose signed content was changed (here: another revision) is refused
+    const forged = token.slice(0, 40) + (token[40] === '0' ? '1' : '0') + token.slice(41);
+    assert.match((await api(srv.url, forged).err('ServiceInterface', 'getProjectByPoid', { poid: p.oid })).message,
+      /Invalid token/);
     await a.svc('deleteService', { oid: soid });
     const exc = await s.err('ServiceInterface', 'getProjectByPoid', { poid: p.oid });
     assert.match(exc.message, /token/i);

@@ -28,4 +28,5 @@ bench/bench_checkin.sh "${BENCH_CHECKIN_MB:-500}" || { echo "bench_checkin.sh fa
 echo
 echo "== bench/bench_fanout.sh (pushes to /stream endpoints, and mosquitto as the peer)"
 bench/bench_fanout.sh || { echo "bench_fanout.sh failed"; status=1; }
+echo; echo "== bench/bench_deliver.sh (durable service notifications to a local sink)"; bench/bench_deliver.sh || { echo "bench_deliver.sh failed"; status=1; }
 exit $status

@@ -12,7 +12,7 @@ pkgs=(build-essential cmake pkg-config clang clang-format
   libsodium-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev curl)
 for arg in "$@"; do
   case "$arg" in
-    --bench) pkgs+=(wrk nginx-light) ;;
+    --bench) pkgs+=(wrk nginx-light sqlite3) ;;
     -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument $arg" >&2; exit 2 ;;
   esac

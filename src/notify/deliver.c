@@ -32,6 +32,8 @@
 #define KICKS_MAX 256           /* queued kicks; more collapse into "everything" */
 #define PIN_TTL_MS 30000        /* a service's checked address is reused this long */
 #define IDLE_HANDLES_MAX 256    /* easy handles kept for reuse */
+#define LOG_MAX 1024            /* outcomes buffered before they are written */
+#define LOG_FLUSH_MS 10         /* longest an outcome waits to be written */
 
 struct item {
   struct delivery_rec d;
@@ -76,6 +78,13 @@ struct job {
   struct job *next;
 };
 
+/* An outcome waiting to be written to the delivery log. */
+struct log_row {
+  struct delivery_attempt_rec a;
+  int state;
+  int64_t next_ms;
+};
+
 struct kick {
   int64_t poid; /* -1 with soid -1: everything */
   int64_t soid; /* >= 0: reset that service */
@@ -101,6 +110,9 @@ struct deliverer {
   struct job *jobs;             /* open requests */
   CURL *idle[IDLE_HANDLES_MAX]; /* easy handles to reuse */
   size_t nidle;
+  struct log_row log[LOG_MAX]; /* outcomes not yet written */
+  size_t nlog;
+  int64_t log_first_ms;
   int64_t started_ms;
   char tag[16];
 };
@@ -231,6 +243,8 @@ static void window_clear_idle(struct svc *s)
   s->n = k;
 }
 
+static void flush_log(struct deliverer *d);
+
 static int by_id(const void *a, const void *b)
 {
   int64_t x = ((const struct item *)a)->d.id, y = ((const struct item *)b)->d.id;
@@ -240,6 +254,7 @@ static int by_id(const void *a, const void *b)
 static void window_fill(struct deliverer *d, struct svc *s, int64_t now)
 {
   if (s->reset) {
+    flush_log(d); /* reloading from the store: it must know every outcome */
     s->reset = false;
     if (!svc_load(d, s)) {
       s->active = false;
@@ -549,20 +564,36 @@ static void decide(struct deliverer *d, struct job *j, CURLcode cr, int64_t now,
 }
 
 /* Records the outcomes of one round in one transaction, then updates the windows. */
-static void finish_round(struct deliverer *d, struct outcome *o, size_t n)
+/* Writes the buffered outcomes in one transaction. Not waiting for the disk: a crash that
+ * loses an outcome only means that notification is sent again, which at-least-once delivery
+ * allows. If the write fails, every service is reloaded from what the store says. */
+static void flush_log(struct deliverer *d)
 {
-  if (n == 0)
+  if (d->nlog == 0)
     return;
-  enum bh_err rc = store_begin(d->m->st);
-  for (size_t i = 0; rc == BH_OK && i < n; i++)
-    rc = store_delivery_record(d->m->st, &o[i].a, o[i].state, o[i].next_ms);
+  enum bh_err rc = store_begin_relaxed(d->m->st);
+  for (size_t i = 0; rc == BH_OK && i < d->nlog; i++)
+    rc = store_delivery_record(d->m->st, &d->log[i].a, d->log[i].state, d->log[i].next_ms);
   if (rc == BH_OK)
     rc = store_commit(d->m->st);
   else
     store_rollback(d->m->st);
-  if (rc != BH_OK)
-    BH_LOG(BH_LOG_ERROR, BH_C_NOTIFY, "cannot record %zu delivery outcomes: %s", n,
+  if (rc != BH_OK) {
+    BH_LOG(BH_LOG_ERROR, BH_C_NOTIFY, "cannot record %zu delivery outcomes: %s", d->nlog,
            bh_err_text(rc));
+    for (size_t i = 0; i < d->nsvcs; i++)
+      d->svcs[i]->reset = d->svcs[i]->dirty = true;
+  }
+  for (size_t i = 0; i < d->nlog; i++)
+    delivery_attempt_rec_clear(&d->log[i].a);
+  d->nlog = 0;
+}
+
+/* Applies the outcomes of finished requests to the windows at once, and buffers their rows
+ * for flush_log() (at most LOG_FLUSH_MS later): one commit for many outcomes, also when a
+ * round finishes only a few. */
+static void finish_round(struct deliverer *d, struct outcome *o, size_t n)
+{
   int64_t now = bh_now_ms();
   for (size_t i = 0; i < n; i++) {
     struct job *j = o[i].j;
@@ -570,11 +601,7 @@ static void finish_round(struct deliverer *d, struct outcome *o, size_t n)
     s->in_flight--;
     d->in_flight--;
     struct item *it = item_of(s, j->d.id);
-    if (rc != BH_OK) {
-      /* not recorded: try again later from the store's state */
-      if (it)
-        it->busy = false, it->d.next_ms = now + 1000;
-    } else if (o[i].state != DELIVERY_PENDING) {
+    if (o[i].state != DELIVERY_PENDING) {
       item_remove(s, j->d.id);
       s->dirty = true;
     } else if (it) {
@@ -594,7 +621,11 @@ static void finish_round(struct deliverer *d, struct outcome *o, size_t n)
     if (o[i].state == DELIVERY_FAILED)
       BH_LOG(BH_LOG_WARN, BH_C_NOTIFY, "delivery %lld to service %lld parked after %d attempts",
              (long long)j->d.id, (long long)s->soid, o[i].a.n);
-    delivery_attempt_rec_clear(&o[i].a);
+    if (d->nlog == 0)
+      d->log_first_ms = now;
+    d->log[d->nlog++] = (struct log_row){o[i].a, o[i].state, o[i].next_ms};
+    if (d->nlog == LOG_MAX)
+      flush_log(d);
     job_free(d, j);
   }
 }
@@ -812,6 +843,8 @@ static void *run(void *arg)
       store_token_purge_expired(d->m->st, now, NULL);
       next_purge = now + PURGE_EVERY_MS;
     }
+    if (d->nlog && now - d->log_first_ms >= LOG_FLUSH_MS)
+      flush_log(d);
     for (size_t i = 0; i < d->nsvcs; i++)
       if (d->svcs[i]->active || d->svcs[i]->reset)
         window_fill(d, d->svcs[i], now);
@@ -822,13 +855,17 @@ static void *run(void *arg)
       continue; /* what follows a finished request may be due now */
     now = bh_now_ms();
     int64_t wait = due > now ? due - now : 0;
-    if (wait == 0 && running == 0)
+    if (d->nlog && wait > d->log_first_ms + LOG_FLUSH_MS - now)
+      wait = d->log_first_ms + LOG_FLUSH_MS - now; /* wake up to write the outcomes */
+    if (wait <= 0 && running == 0)
       continue;
     /* curl_multi_poll also returns early for curl's own timers, socket activity and kicks */
-    curl_multi_poll(d->multi, NULL, 0, (int)(wait > 0 && wait < 1000 ? wait : 1000), NULL);
+    int timeout = wait > 1000 ? 1000 : wait > 0 ? (int)wait : d->nlog ? 0 : 1000;
+    curl_multi_poll(d->multi, NULL, 0, timeout, NULL);
     curl_multi_perform(d->multi, &running);
     collect_done(d);
   }
+  flush_log(d);
   while (d->jobs) {
     struct job *j = d->jobs;
     d->jobs = j->next;

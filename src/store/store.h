@@ -28,6 +28,11 @@ void store_close(struct store *st);
 enum bh_err store_begin(struct store *st);
 enum bh_err store_commit(struct store *st);
 void store_rollback(struct store *st);
+/* store_begin() for writes a crash may lose without harm (the outcomes of notification
+ * attempts: a lost one means the notification is sent again): the commit does not wait for
+ * the disk (synchronous=NORMAL for this transaction). Later ordinary commits make it durable
+ * too. The same as store_begin() inside another transaction. */
+enum bh_err store_begin_relaxed(struct store *st);
 
 /* A new object id from the one server-wide sequence (ids never repeat across types). */
 enum bh_err store_next_oid(struct store *st, int64_t *oid);

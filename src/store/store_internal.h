@@ -23,6 +23,8 @@ struct store {
   pthread_mutex_t lock; /* recursive: a transaction calls the single-row functions */
   int64_t next_oid;     /* cached from settings; written back in the same transaction */
   int depth;            /* open transactions of the holding thread; inner ones are savepoints */
+  bool sync_full;       /* synchronous=FULL is the connection's normal setting */
+  bool relaxed;         /* the open transaction commits without waiting for the disk */
 };
 
 enum bh_err store_fail(struct store *st, int rc, const char *what);

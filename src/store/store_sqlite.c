@@ -399,6 +399,7 @@ enum bh_err store_open(struct store **out, const struct store_options *opt)
    * system calls of every statement (our mutex already serializes the connection) and
    * makes a second server on the same data dir fail at start instead of sharing it. */
   sqlite3_busy_timeout(st->db, 1000);
+  st->sync_full = opt->sync_full;
   /* cache_size: 8 MiB of pages (the default 2 MiB thrashes under a delivery backlog); it is
    * only taken as pages are read, so an idle server stays small */
   err = exec(st, opt->sync_full ? "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
@@ -466,6 +467,29 @@ enum bh_err store_begin(struct store *st)
   return BH_OK;
 }
 
+enum bh_err store_begin_relaxed(struct store *st)
+{
+  store_lock(st);
+  if (st->depth == 0 && st->sync_full && exec(st, "PRAGMA synchronous=NORMAL") == BH_OK)
+    st->relaxed = true;
+  enum bh_err rc = store_begin(st);
+  if (rc != BH_OK && st->relaxed) {
+    exec(st, "PRAGMA synchronous=FULL");
+    st->relaxed = false;
+  }
+  store_unlock(st);
+  return rc;
+}
+
+/* After the outermost transaction of store_begin_relaxed(): FULL again for the others. */
+static void end_relaxed(struct store *st)
+{
+  if (st->depth == 0 && st->relaxed) {
+    exec(st, "PRAGMA synchronous=FULL");
+    st->relaxed = false;
+  }
+}
+
 static void reload_next_oid(struct store *st)
 {
   /* Ids handed out in a rolled-back transaction may be handed out again: nothing that
@@ -493,6 +517,7 @@ enum bh_err store_commit(struct store *st)
     }
   }
   st->depth--;
+  end_relaxed(st);
   store_unlock(st);
   return rc;
 }
@@ -509,6 +534,7 @@ void store_rollback(struct store *st)
   st->depth--;
   if (st->depth == 0)
     reload_next_oid(st);
+  end_relaxed(st);
   store_unlock(st);
 }
 

@@ -1,6 +1,6 @@
 /* main.c: the bimhub command. `bimhub serve` reads the configuration, opens the store,
  * starts the dispatcher and the transport, waits for SIGINT/SIGTERM and stops everything
- * in reverse order. */
+ * in reverse order. Every other command is the command line client (src/cli). */
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "common/bh_log.h"
 #include "config/config.h"
 #include "model/events.h"
@@ -22,7 +23,11 @@ static void usage(FILE *out)
 {
   fputs("Usage: bimhub <command> [options]\n\n"
         "Commands:\n"
-        "  serve       run the server (see bimhub serve --help)\n\n"
+        "  serve       run the server (see bimhub serve --help)\n",
+        out);
+  cli_print_commands(out);
+  fputs("\nSee bimhub <command> --help. The client commands find the server and the token in\n"
+        "--url/--token, BIMHUB_URL/BIMHUB_TOKEN, or the file `bimhub login` writes.\n\n"
         "Options:\n"
         "  --help      this text\n"
         "  --version   print the version\n",
@@ -174,6 +179,8 @@ int main(int argc, char **argv)
   }
   if (strcmp(argv[1], "serve") == 0)
     return serve(argc - 2, argv + 2);
+  if (cli_is_command(argv[1]))
+    return cli_main(argc, argv);
   fprintf(stderr, "bimhub: unknown command '%s' (see bimhub --help)\n", argv[1]);
   return 2;
 }

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -463,6 +464,7 @@ struct http_wake {
   bool is_suspended;             /* by us, until a callback or the stop resumes it */
   bool is_ready;                 /* upload_end()'s ready ran: the reply can be taken */
   bool is_stopped;               /* the transport is stopping: drop the request */
+  bool is_peer_gone;             /* the client closed while we were suspended: drop it */
   struct http_wake *prev, *next; /* the transport's list (under wake_lock) while conn */
 };
 
@@ -584,6 +586,53 @@ static bool http_wake_suspend(struct transport *t, struct http_wake *w)
   return is_ok;
 }
 
+/* MHD does not poll a suspended connection, so a client that goes away while its upload
+ * waits for the check-in worker would hold the project until the idle timeout. While
+ * suspended, the loop looks at the socket every HTTP_PEER_CHECK_MS: a hang-up resumes the
+ * connection to be dropped. Loop thread. */
+#define HTTP_PEER_CHECK_MS 1000
+struct http_peer_watch {
+  struct transport *t;
+  struct http_wake *w;
+};
+
+static void http_peer_check(void *arg)
+{
+  struct http_peer_watch *pw = arg;
+  struct http_wake *w = pw->w;
+  bool again = false;
+  pthread_mutex_lock(&w->lock);
+  if (w->conn && w->is_suspended && !w->is_stopped) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(w->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct pollfd p = {.fd = ci ? ci->connect_fd : -1, .events = POLLRDHUP};
+    if (p.fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+      w->is_peer_gone = true;
+      http_wake_resume_locked(w);
+    } else {
+      again = true;
+    }
+  }
+  pthread_mutex_unlock(&w->lock);
+  if (again && loop_post(pw->t->loop, HTTP_PEER_CHECK_MS, http_peer_check, pw) == BH_OK)
+    return;
+  http_wake_unref(w);
+  free(pw);
+}
+
+/* Starts the watch of a connection just suspended for an upload. */
+static void http_peer_watch(struct transport *t, struct http_wake *w)
+{
+  struct http_peer_watch *pw = malloc(sizeof *pw);
+  if (!pw)
+    return; /* the idle timeout still ends it */
+  *pw = (struct http_peer_watch){t, http_wake_ref(w)};
+  if (loop_post(t->loop, HTTP_PEER_CHECK_MS, http_peer_check, pw) != BH_OK) {
+    http_wake_unref(w);
+    free(pw);
+  }
+}
+
 /* Resumes every suspended upload and refuses new suspensions: MHD_stop_daemon() must find
  * none. The handlers then see is_stopped and close their connections. */
 static void http_wake_stop_all(struct transport *t)
@@ -605,9 +654,9 @@ enum http_wake_wait { HTTP_WAKE_GO, HTTP_WAKE_WAIT, HTTP_WAKE_DROP };
 static enum http_wake_wait http_wake_check(struct http_wake *w)
 {
   pthread_mutex_lock(&w->lock);
-  enum http_wake_wait rc = w->is_stopped     ? HTTP_WAKE_DROP
-                           : w->is_suspended ? HTTP_WAKE_WAIT
-                                             : HTTP_WAKE_GO;
+  enum http_wake_wait rc = w->is_stopped || w->is_peer_gone ? HTTP_WAKE_DROP
+                           : w->is_suspended                ? HTTP_WAKE_WAIT
+                                                            : HTTP_WAKE_GO;
   pthread_mutex_unlock(&w->lock);
   return rc;
 }
@@ -847,6 +896,7 @@ static enum MHD_Result http_upload_body(struct http_req *r, const char *data, si
   if (!http_wake_suspend(r->t, up->wake))
     return MHD_NO;
   upload_set_drain(up->u, http_wake_drained, http_wake_ref(up->wake));
+  http_peer_watch(r->t, up->wake);
   return MHD_YES;
 }
 

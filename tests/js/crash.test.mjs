@@ -96,4 +96,48 @@ describe('SIGKILL during a 200 MB upload', () => {
     assert.equal(rev.comment, 'after crash');
     assert.deepEqual(listFiles(path.join(srv.dataDir, 'blobs')).map((b) => path.basename(b)), [sha256(small)]);
   });
+
+  test('a client that goes away while its upload waits for the worker frees the project in seconds', async () => {
+    // The upload is suspended whenever the check-in worker is behind (backpressure); MHD does
+    // not watch a suspended connection, so the server looks at the socket itself.
+    const a = api(srv.url, await loginToken(srv.url, ADMIN_USER, ADMIN_PASSWORD));
+    const des = (await pluginOids(a)).des['Ifc2x3tc1 (Streaming)'];
+    const p = await a.svc('addProject', { projectName: 'gone', schema: 'ifc2x3tc1' });
+    const size = fs.statSync(bigPath).size;
+    const boundary = '----bimhubgone' + crypto.randomBytes(6).toString('hex');
+    const field = (n, v) => `--${boundary}\r\nContent-Disposition: form-data; name="${n}"\r\n\r\n${v}\r\n`;
+    const head = Buffer.from(field('token', a.token) + field('deserializerOid', des) + field('comment', 'gone') +
+      field('poid', p.oid) + `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.ifc"\r\n` +
+      'Content-Type: application/octet-stream\r\n\r\n');
+    const req = http.request(`${srv.url}/upload`, {
+      method: 'POST',
+      headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}`,
+        'Content-Length': head.length + size + 100 },
+    });
+    req.on('error', () => {});
+    req.write(head);
+    // as fast as the server takes it: its queue fills and the connection is suspended
+    const fd = fs.openSync(bigPath, 'r');
+    const buf = Buffer.alloc(1024 * 1024);
+    let sent = 0;
+    try {
+      while (sent < 30e6) {
+        const n = fs.readSync(fd, buf, 0, buf.length, sent);
+        if (!req.write(Buffer.from(buf.subarray(0, n)))) await new Promise((r) => req.once('drain', r));
+        sent += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    assert.notEqual((await a.svc('getProjectByPoid', { poid: p.oid })).checkinInProgress, 0);
+    req.destroy();
+    const t0 = Date.now();
+    let free = false;
+    while (!free && Date.now() - t0 < 8000) {
+      await new Promise((r) => setTimeout(r, 200));
+      free = (await a.svc('getProjectByPoid', { poid: p.oid })).checkinInProgress === 0;
+    }
+    assert.ok(free, 'the project is still held 8 s after the client went away (http_idle_timeout_s is 60)');
+    assert.deepEqual(await a.svc('getAllRevisionsOfProject', { poid: p.oid }), [], 'no revision');
+  });
 });

@@ -117,7 +117,21 @@ enum bimhub_rc sdk_check_signature(const char *secret, const char *msg_id, const
   if (!msg_id || !timestamp || !signature)
     return sdk_fail(err, BIMHUB_DENIED,
                     "Missing webhook-id, webhook-timestamp or webhook-signature header");
-  if (!sign_verify(secret, msg_id, timestamp, body, len, signature, now_s, tolerance_s))
-    return sdk_fail(err, BIMHUB_DENIED, "Invalid signature (or timestamp out of tolerance)");
-  return BIMHUB_OK;
+  /* secret may list several (one per registration of this provider), separated by spaces
+   * or commas: any one that verifies will do */
+  for (const char *p = secret; p && *p;) {
+    size_t n = strcspn(p, " ,");
+    char one[SIGN_SECRET_MAX];
+    if (n > 0 && n < sizeof one) {
+      memcpy(one, p, n);
+      one[n] = '\0';
+      bool ok = sign_verify(one, msg_id, timestamp, body, len, signature, now_s, tolerance_s);
+      memset(one, 0, sizeof one);
+      if (ok)
+        return BIMHUB_OK;
+    }
+    p += n;
+    p += strspn(p, " ,");
+  }
+  return sdk_fail(err, BIMHUB_DENIED, "Invalid signature (or timestamp out of tolerance)");
 }

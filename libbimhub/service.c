@@ -144,13 +144,28 @@ static bimhub_notification_cb handler_of(const struct bimhub_service_desc *d, co
 
 /* ---- life ---- */
 
+/* One secret, or several separated by spaces or commas (a provider registered on several
+ * projects gets one secret per registration): each must parse. */
 static bool secret_ok(const char *secret)
 {
   unsigned char key[SIGN_KEY_MAX];
-  size_t len;
-  bool ok = sign_secret_parse(secret, key, &len) == BH_OK;
+  size_t len, count = 0;
+  bool ok = true;
+  for (const char *p = secret + strspn(secret, " ,"); ok && *p; p += strspn(p, " ,")) {
+    size_t n = strcspn(p, " ,");
+    char one[SIGN_SECRET_MAX];
+    ok = n < sizeof one;
+    if (ok) {
+      memcpy(one, p, n);
+      one[n] = '\0';
+      ok = sign_secret_parse(one, key, &len) == BH_OK;
+      memset(one, 0, sizeof one);
+    }
+    p += n;
+    count++;
+  }
   memset(key, 0, sizeof key);
-  return ok;
+  return ok && count > 0;
 }
 
 struct bimhub_service *bimhub_service_new(const struct bimhub_service_options *opts,

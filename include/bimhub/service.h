@@ -145,8 +145,10 @@ struct bimhub_service_options {
   unsigned port;              /* 0: a free port (see bimhub_service_port()) */
   const char *spool_dir;      /* required: made if missing (mode 0700); one service process per
                                  directory */
-  const char *secret;         /* "whsec_<Base64 key>" (the secret the server gave the service), or
-                                 NULL: accept unsigned notifications */
+  const char *secret;         /* "whsec_<Base64 key>" (the secret the server gave the service),
+                                 several separated by spaces or commas (one per registration:
+                                 any one that verifies will do), or NULL: accept unsigned
+                                 notifications */
   long signature_tolerance_s; /* 0: 300 */
   unsigned workers;           /* handler threads; 0: 1 */
   unsigned max_attempts;      /* 0: 5 */

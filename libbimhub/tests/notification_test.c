@@ -191,6 +191,16 @@ static void signature_is_checked(void **state)
   assert_int_equal(
       sdk_check_signature(SECRET, "msg_1", "1700000000", NULL, body, len, now, 300, &err),
       BIMHUB_DENIED);
+  /* a provider with several registrations: any of its secrets verifies */
+  assert_int_equal(
+      sdk_check_signature(OTHER " " SECRET, "msg_1", "1700000000", sig, body, len, now, 300, &err),
+      BIMHUB_OK);
+  assert_int_equal(
+      sdk_check_signature(SECRET "," OTHER, "msg_1", "1700000000", sig, body, len, now, 300, &err),
+      BIMHUB_OK);
+  assert_int_equal(
+      sdk_check_signature(OTHER ", " OTHER, "msg_1", "1700000000", sig, body, len, now, 300, &err),
+      BIMHUB_DENIED);
   /* rotation: the header holds several signatures; one matching is enough */
   const char *secrets[] = {OTHER, SECRET};
   char header[2 * SIGN_SIGNATURE_MAX];

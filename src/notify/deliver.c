@@ -254,8 +254,17 @@ static int by_id(const void *a, const void *b)
 static void window_fill(struct deliverer *d, struct svc *s, int64_t now)
 {
   if (s->reset) {
+    /* The reload reads from the bottom and must get past the rows in flight before anything
+     * else is read, or a later refill would start below rows whose outcome is only in the
+     * buffer: with a window full of requests in flight, it waits for one to finish. */
+    size_t busy = 0;
+    for (size_t i = 0; i < s->n; i++)
+      busy += s->win[i].busy;
+    if (busy >= WINDOW)
+      return;
     flush_log(d); /* reloading from the store: it must know every outcome */
     s->reset = false;
+    s->dirty = true;
     if (!svc_load(d, s)) {
       s->active = false;
       window_clear_idle(s);

@@ -255,6 +255,33 @@ describe('deliveries: parking, redelivery, replay, deleteService', () => {
     assert.deepEqual(r.got.slice(3).map((g) => g.id), r.got.slice(1, 3).map((g) => g.id));
   });
 
+  test('a reload while a parallel service has a full window of requests in flight sends nothing twice', async () => {
+    const r = await e.receiver();
+    r.respond = () => 'hold';
+    const p = await e.project();
+    const soid = await e.addService(p.oid, r.url);
+    await e.dlv('setDeliveryOptions', { soid, parallel: true, bimsie1Interface: false });
+    const roid = await e.checkin(p.oid);
+    r.release();
+    assert.ok(await r.waitFor((g) => g.length === 1));
+    for (let i = 0; i < 99; i++) await e.a.svc('triggerNewRevision', { roid, soid });
+    // 64 in flight at once (delivery_max_in_flight_per_service), the engine's whole window
+    let inFlight = 0;
+    for (let t0 = Date.now(); inFlight < 64 && Date.now() - t0 < 8000; await sleep(50)) {
+      inFlight = (await e.dlv('getServiceHealth', { soid })).inFlight;
+    }
+    assert.equal(inFlight, 64, `in flight: ${inFlight}`);
+    await e.dlv('setDeliveryOptions', { soid, parallel: true, bimsie1Interface: false }); // a reload
+    await sleep(100);
+    r.respond = undefined;
+    r.release();
+    assert.ok(await r.waitFor((g) => new Set(g.map((x) => x.id)).size === 100, 5000));
+    await sleep(500);
+    const ids = r.got.map((g) => g.id);
+    assert.equal(ids.length, new Set(ids).size, `${ids.length - new Set(ids).size} sent twice`);
+    assert.equal((await e.dlv('getServiceHealth', { soid })).delivered, 100);
+  });
+
   test('deleteService stops delivery: pending ones are cancelled', async () => {
     const port = await refusedPort();
     const p = await e.project();

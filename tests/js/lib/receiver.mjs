@@ -5,8 +5,9 @@
 //   r.url                                        // 'http://127.0.0.1:<port>' (the SService url)
 //   r.got                                        // [{id, timestamp, signature, json, body, headers,
 //                                                //   at, status}] in arrival order
-//   r.respond = (rec, n) => ({ status, body, headers }) | 'hang' | undefined (undefined: 200 and
+//   r.respond = (rec, n) => ({ status, body, headers }) | 'hang' | 'hold' | undefined (undefined: 200 and
 //                                                //   {"response":{"result":{}}}); n counts from 1
+//   r.release()                                  // answers the 'hold' ones now: 200 and an empty result
 //   r.notifs('newRevision')                      // the parsed requests of that method
 //   await r.waitFor((got) => got.length >= 3, 5000)   // true when it held in time
 //   await r.close();  await r.listen();          // stop and start again on the same port
@@ -20,10 +21,18 @@ export async function startReceiver({ port = 0 } = {})
     url: null,
     port: null,
     got: [],
+    held: [],
     respond: undefined,
     server: null,
     sockets: new Set(),
     clear() { this.got.length = 0; },
+    release() {
+      for (const { rec, res } of this.held.splice(0)) {
+        rec.status = 200;
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(OK_BODY) });
+        res.end(OK_BODY);
+      }
+    },
     notifs(method) {
       return this.got.filter((g) => g.json?.request && (!method || g.json.request.method === method))
         .map((g) => g.json.request);
@@ -53,6 +62,7 @@ export async function startReceiver({ port = 0 } = {})
       r.got.push(rec);
       const a = r.respond ? r.respond(rec, r.got.length) : undefined;
       if (a === 'hang') { rec.status = 0; return; }
+      if (a === 'hold') { rec.status = 0; r.held.push({ rec, res }); return; }
       const status = a?.status ?? 200;
       const out = a?.body ?? OK_BODY;
       rec.status = status;

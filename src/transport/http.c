@@ -464,7 +464,8 @@ struct http_wake {
   bool is_suspended;             /* by us, until a callback or the stop resumes it */
   bool is_ready;                 /* upload_end()'s ready ran: the reply can be taken */
   bool is_stopped;               /* the transport is stopping: drop the request */
-  bool is_peer_gone;             /* the client closed while we were suspended: drop it */
+  bool is_peer_gone;             /* the client closed: drop the request */
+  bool is_watched;               /* a peer check is scheduled (http_peer_watch) */
   struct http_wake *prev, *next; /* the transport's list (under wake_lock) while conn */
 };
 
@@ -586,10 +587,12 @@ static bool http_wake_suspend(struct transport *t, struct http_wake *w)
   return is_ok;
 }
 
-/* MHD does not poll a suspended connection, so a client that goes away while its upload
- * waits for the check-in worker would hold the project until the idle timeout. While
- * suspended, the loop looks at the socket every HTTP_PEER_CHECK_MS: a hang-up resumes the
- * connection to be dropped. Loop thread. */
+/* libmicrohttpd 0.9.75 does not poll a suspended connection, and after a resume it may not
+ * look at a socket whose client closed meanwhile; either way an upload cut off while waiting
+ * for the check-in worker would hold its project until the idle timeout. So from its first
+ * suspension until MHD is done with it, the loop looks at the socket every
+ * HTTP_PEER_CHECK_MS: on a hang-up it shuts the socket down (which MHD then sees) and resumes
+ * the connection if it is suspended, to be dropped. Loop thread. */
 #define HTTP_PEER_CHECK_MS 1000
 struct http_peer_watch {
   struct transport *t;
@@ -602,34 +605,52 @@ static void http_peer_check(void *arg)
   struct http_wake *w = pw->w;
   bool again = false;
   pthread_mutex_lock(&w->lock);
-  if (w->conn && w->is_suspended && !w->is_stopped) {
+  if (w->conn && !w->is_stopped && !w->is_peer_gone) {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(w->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     struct pollfd p = {.fd = ci ? ci->connect_fd : -1, .events = POLLRDHUP};
     if (p.fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
       w->is_peer_gone = true;
+      shutdown(p.fd, SHUT_RDWR);
       http_wake_resume_locked(w);
     } else {
       again = true;
     }
   }
+  if (!again)
+    w->is_watched = false;
   pthread_mutex_unlock(&w->lock);
   if (again && loop_post(pw->t->loop, HTTP_PEER_CHECK_MS, http_peer_check, pw) == BH_OK)
     return;
+  if (again) {
+    pthread_mutex_lock(&w->lock);
+    w->is_watched = false;
+    pthread_mutex_unlock(&w->lock);
+  }
   http_wake_unref(w);
   free(pw);
 }
 
-/* Starts the watch of a connection just suspended for an upload. */
+/* Starts watching the connection of an upload that was just suspended (once per upload). */
 static void http_peer_watch(struct transport *t, struct http_wake *w)
 {
+  pthread_mutex_lock(&w->lock);
+  bool already = w->is_watched;
+  w->is_watched = true;
+  pthread_mutex_unlock(&w->lock);
+  if (already)
+    return;
   struct http_peer_watch *pw = malloc(sizeof *pw);
-  if (!pw)
-    return; /* the idle timeout still ends it */
-  *pw = (struct http_peer_watch){t, http_wake_ref(w)};
-  if (loop_post(t->loop, HTTP_PEER_CHECK_MS, http_peer_check, pw) != BH_OK) {
-    http_wake_unref(w);
-    free(pw);
+  if (pw)
+    *pw = (struct http_peer_watch){t, http_wake_ref(w)};
+  if (!pw || loop_post(t->loop, HTTP_PEER_CHECK_MS, http_peer_check, pw) != BH_OK) {
+    if (pw) {
+      http_wake_unref(w);
+      free(pw);
+    }
+    pthread_mutex_lock(&w->lock);
+    w->is_watched = false; /* the idle timeout still ends it */
+    pthread_mutex_unlock(&w->lock);
   }
 }
 

@@ -75,7 +75,7 @@ struct job {
   int64_t start_ms;
   char err[CURL_ERROR_SIZE];
   char token[SERVICE_TOKEN_TEXT_LEN + 1];
-  struct job *next;
+  struct job *next, *prev; /* the open requests (next also chains a round's batch) */
 };
 
 /* An outcome waiting to be written to the delivery log. */
@@ -655,11 +655,13 @@ static size_t collect_done(struct deliverer *d)
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
     CURLcode cr = msg->data.result;
     curl_multi_remove_handle(d->multi, msg->easy_handle);
-    for (struct job **p = &d->jobs; *p; p = &(*p)->next)
-      if (*p == j) {
-        *p = j->next;
-        break;
-      }
+    if (j->prev)
+      j->prev->next = j->next;
+    else
+      d->jobs = j->next;
+    if (j->next)
+      j->next->prev = j->prev;
+    j->next = j->prev = NULL;
     memset(&o[n], 0, sizeof o[n]);
     decide(d, j, cr, now, &o[n]);
     total++;
@@ -731,6 +733,9 @@ static int64_t start_due(struct deliverer *d, int64_t now)
     bool ready = api_url && job_prepare(d, j, api_url, now);
     if (ready && curl_multi_add_handle(d->multi, j->h) == CURLM_OK) {
       j->next = d->jobs;
+      j->prev = NULL;
+      if (d->jobs)
+        d->jobs->prev = j;
       d->jobs = j;
       continue;
     }

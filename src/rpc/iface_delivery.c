@@ -54,6 +54,20 @@ static enum bh_err check_owned(struct rpc_call *c, int64_t soid, bool active)
   return BH_OK;
 }
 
+/* The "soid" parameter, naming a service the caller owns (active: and not deleted). */
+static enum bh_err param_service(struct rpc_call *c, bool active, int64_t *soid)
+{
+  enum bh_err rc = rpc_param_long(c, "soid", soid);
+  return rc == BH_OK ? check_owned(c, *soid, active) : rc;
+}
+
+/* After a change of a service's rows or settings: the engine rereads it. */
+static enum bh_err service_changed(struct rpc_call *c, int64_t soid)
+{
+  deliverer_reload_service(atomic_load(&c->rpc->deliver), soid);
+  return BH_OK;
+}
+
 static json_t *delivery_json(struct rpc_call *c, const struct delivery_rec *d)
 {
   char id[64];
@@ -239,24 +253,21 @@ static enum bh_err dlv_redeliver(struct rpc_call *c)
     return bh_fail(&c->why, BH_STATE, "Delivery %lld was cancelled", (long long)id);
   if (store_delivery_requeue(c->m->st, id, bh_now_ms()) != BH_OK)
     return bh_fail(&c->why, BH_STATE, "Delivery %lld cannot be sent again now", (long long)id);
-  deliverer_reload_service(atomic_load(&c->rpc->deliver), soid);
-  return BH_OK;
+  return service_changed(c, soid);
 }
 
 static enum bh_err dlv_replay(struct rpc_call *c)
 {
   int64_t soid, since;
-  enum bh_err rc = rpc_param_long(c, "soid", &soid);
+  enum bh_err rc = rpc_param_long(c, "since", &since);
   if (rc == BH_OK)
-    rc = rpc_param_long(c, "since", &since);
-  if (rc == BH_OK)
-    rc = check_owned(c, soid, true);
+    rc = param_service(c, true, &soid);
   if (rc != BH_OK)
     return rc;
   int64_t n = 0;
   if (store_delivery_requeue_since(c->m->st, soid, since, bh_now_ms(), &n) != BH_OK)
     return bh_fail(&c->why, BH_STORE, "Database error");
-  deliverer_reload_service(atomic_load(&c->rpc->deliver), soid);
+  service_changed(c, soid);
   return rpc_ok(c, json_integer(n));
 }
 
@@ -264,11 +275,9 @@ static enum bh_err set_enabled(struct rpc_call *c, bool enabled)
 {
   int64_t soid;
   const char *reason = NULL;
-  enum bh_err rc = rpc_param_long(c, "soid", &soid);
-  if (rc == BH_OK && !enabled)
-    rc = rpc_param_string(c, "reason", &reason);
+  enum bh_err rc = enabled ? BH_OK : rpc_param_string(c, "reason", &reason);
   if (rc == BH_OK)
-    rc = check_owned(c, soid, true);
+    rc = param_service(c, true, &soid);
   if (rc != BH_OK)
     return rc;
   char why[300];
@@ -277,8 +286,7 @@ static enum bh_err set_enabled(struct rpc_call *c, bool enabled)
   if (store_service_set_disabled(c->m->st, soid, enabled ? 0 : bh_now_ms(), enabled ? NULL : why) !=
       BH_OK)
     return bh_fail(&c->why, BH_STORE, "Database error");
-  deliverer_reload_service(atomic_load(&c->rpc->deliver), soid);
-  return BH_OK;
+  return service_changed(c, soid);
 }
 
 static enum bh_err dlv_enable(struct rpc_call *c)
@@ -295,13 +303,11 @@ static enum bh_err dlv_set_options(struct rpc_call *c)
 {
   int64_t soid;
   bool parallel, bimsie1;
-  enum bh_err rc = rpc_param_long(c, "soid", &soid);
-  if (rc == BH_OK)
-    rc = rpc_param_bool(c, "parallel", &parallel);
+  enum bh_err rc = rpc_param_bool(c, "parallel", &parallel);
   if (rc == BH_OK)
     rc = rpc_param_bool(c, "bimsie1Interface", &bimsie1);
   if (rc == BH_OK)
-    rc = check_owned(c, soid, true);
+    rc = param_service(c, true, &soid);
   if (rc != BH_OK)
     return rc;
   json_t *o = json_pack("{s:b,s:b}", "bimsie1Interface", bimsie1, "parallel", parallel);
@@ -311,8 +317,7 @@ static enum bh_err dlv_set_options(struct rpc_call *c)
   free(text);
   if (rc != BH_OK)
     return bh_fail(&c->why, rc, "Database error");
-  deliverer_reload_service(atomic_load(&c->rpc->deliver), soid);
-  return BH_OK;
+  return service_changed(c, soid);
 }
 
 static enum bh_err dlv_get_secret(struct rpc_call *c)
@@ -332,9 +337,7 @@ static enum bh_err dlv_get_secret(struct rpc_call *c)
 static enum bh_err dlv_rotate_secret(struct rpc_call *c)
 {
   int64_t soid;
-  enum bh_err rc = rpc_param_long(c, "soid", &soid);
-  if (rc == BH_OK)
-    rc = check_owned(c, soid, true);
+  enum bh_err rc = param_service(c, true, &soid);
   if (rc != BH_OK)
     return rc;
   char secret[SIGN_SECRET_MAX];
@@ -343,7 +346,7 @@ static enum bh_err dlv_rotate_secret(struct rpc_call *c)
   int64_t until = bh_now_ms() + c->rpc->cfg->service_secret_overlap_s * 1000;
   if (store_service_rotate_secret(c->m->st, soid, secret, until) != BH_OK)
     return bh_fail(&c->why, BH_STORE, "Database error");
-  deliverer_reload_service(atomic_load(&c->rpc->deliver), soid);
+  service_changed(c, soid);
   return rpc_ok(c, json_string(secret));
 }
 

@@ -24,7 +24,7 @@
 #include "notify/callout.h"
 #include "notify/sign.h"
 
-#define WINDOW 64               /* pending rows held per service */
+#define LOOKAHEAD 64            /* pending rows held per service beyond its requests in flight */
 #define RESPONSE_LOG_BYTES 4096 /* of each answer, kept in the delivery log */
 #define RESPONSE_READ_MAX 65536 /* of each answer, read to check the envelope */
 #define SERVICE_RESCAN_MS 30000 /* look for services changed elsewhere this often */
@@ -114,6 +114,7 @@ struct deliverer {
   size_t nlog;
   int64_t log_first_ms;
   int64_t started_ms;
+  size_t window; /* rows held per service: what may be in flight, plus LOOKAHEAD */
   char tag[16];
 };
 
@@ -194,7 +195,7 @@ static struct svc *svc_add(struct deliverer *d, int64_t soid)
   }
   d->svcs = nv;
   s->soid = soid;
-  s->win = calloc(WINDOW, sizeof *s->win);
+  s->win = calloc(d->window, sizeof *s->win);
   if (!s->win) {
     free(s);
     return NULL;
@@ -260,7 +261,7 @@ static void window_fill(struct deliverer *d, struct svc *s, int64_t now)
     size_t busy = 0;
     for (size_t i = 0; i < s->n; i++)
       busy += s->win[i].busy;
-    if (busy >= WINDOW)
+    if (busy >= d->window)
       return;
     flush_log(d); /* reloading from the store: it must know every outcome */
     s->reset = false;
@@ -275,12 +276,12 @@ static void window_fill(struct deliverer *d, struct svc *s, int64_t now)
     s->last_id = 0;
     s->exhausted = false;
   }
-  if (!s->dirty && (s->exhausted || s->n >= WINDOW / 2))
+  if (!s->dirty && (s->exhausted || s->n >= d->window / 2))
     return;
   s->dirty = false;
-  while (s->n < WINDOW) {
+  while (s->n < d->window) {
     struct delivery_list l;
-    size_t want = WINDOW - s->n;
+    size_t want = d->window - s->n;
     if (store_delivery_pending(d->m->st, s->soid, s->last_id, (int)want, &l) != BH_OK)
       return;
     for (size_t i = 0; i < l.n; i++) {
@@ -897,6 +898,7 @@ enum bh_err deliverer_start(struct deliverer **out, struct model *m)
   d->m = m;
   d->cfg = m->cfg;
   d->started_ms = bh_now_ms();
+  d->window = (size_t)m->cfg->delivery_max_in_flight_per_service + LOOKAHEAD;
   if (!backoff_schedule_parse(m->cfg->delivery_retry_schedule, &d->schedule))
     d->schedule = backoff_default;
   pthread_mutex_init(&d->lock, NULL);

@@ -265,7 +265,7 @@ describe('deliveries: parking, redelivery, replay, deleteService', () => {
     r.release();
     assert.ok(await r.waitFor((g) => g.length === 1));
     for (let i = 0; i < 99; i++) await e.a.svc('triggerNewRevision', { roid, soid });
-    // 64 in flight at once (delivery_max_in_flight_per_service), the engine's whole window
+    // 64 in flight at once (delivery_max_in_flight_per_service)
     let inFlight = 0;
     for (let t0 = Date.now(); inFlight < 64 && Date.now() - t0 < 8000; await sleep(50)) {
       inFlight = (await e.dlv('getServiceHealth', { soid })).inFlight;

@@ -109,6 +109,8 @@ static const struct cfg_opt cfg_opts[] = {
             "delivery is parked as failed"),
     INT_OPT("delivery_retry_after_max_s", delivery_retry_after_max_s, 1, INT64_C(7) * 86400, 86400,
             "longest Retry-After a service may ask for"),
+    INT_OPT("delivery_threads", delivery_threads, 1, 64, 2,
+            "threads sending notifications (each service is sent by one of them, in order)"),
     INT_OPT("delivery_max_in_flight", delivery_max_in_flight, 1, 100000, 512,
             "notification requests open at once"),
     INT_OPT("delivery_max_in_flight_per_service", delivery_max_in_flight_per_service, 1, 10000, 64,

@@ -59,6 +59,7 @@ struct bh_config {
   /* notification delivery */
   char *delivery_retry_schedule;              /* backoff.h syntax */
   int64_t delivery_retry_after_max_s;         /* longest Retry-After honoured */
+  int64_t delivery_threads;                   /* delivery lanes, each service on one */
   int64_t delivery_max_in_flight;             /* requests open at once, all services */
   int64_t delivery_max_in_flight_per_service; /* for services with parallel delivery */
   int64_t delivery_log_keep_s; /* finished deliveries and their attempts kept this long */

@@ -1,6 +1,7 @@
-/* deliver.c: the notification delivery engine (see deliver.h). One thread owns a curl multi
- * handle, the per-service windows of pending rows and the open requests; other threads only
- * post kicks under a small lock and wake it. Store writes are batched: the outcomes of the
+/* deliver.c: the notification delivery engine (see deliver.h). It runs delivery_threads
+ * lanes; each lane is a thread that owns the services with soid % lanes == its index, a curl
+ * multi handle, their windows of pending rows and its open requests; other threads only post
+ * kicks under a small lock and wake it. Store writes are batched: the outcomes of the
  * requests finished in one round go in one transaction. Service tokens are signed, not
  * stored, so sending costs no write. */
 #include "notify/deliver.h"
@@ -90,7 +91,10 @@ struct kick {
   int64_t soid; /* >= 0: reset that service */
 };
 
-struct deliverer {
+/* One delivery thread and the services it owns (soid % count == index). */
+struct lane {
+  size_t index, count;
+  int64_t max_in_flight; /* this lane's share of delivery_max_in_flight */
   struct model *m;
   const struct bh_config *cfg;
   struct backoff_schedule schedule;
@@ -135,7 +139,7 @@ static void svc_free(struct svc *s)
   free(s);
 }
 
-static struct svc *svc_find(struct deliverer *d, int64_t soid)
+static struct svc *svc_find(struct lane *d, int64_t soid)
 {
   for (size_t i = 0; i < d->nsvcs; i++)
     if (d->svcs[i]->soid == soid)
@@ -150,7 +154,7 @@ static char *dup_field(json_t *o, const char *name)
 }
 
 /* (Re)reads a service's record. False when it is gone or deleted. */
-static bool svc_load(struct deliverer *d, struct svc *s)
+static bool svc_load(struct lane *d, struct svc *s)
 {
   struct service_rec r;
   if (store_service_get(d->m->st, s->soid, &r) != BH_OK)
@@ -183,7 +187,7 @@ static bool svc_load(struct deliverer *d, struct svc *s)
   return s->active;
 }
 
-static struct svc *svc_add(struct deliverer *d, int64_t soid)
+static struct svc *svc_add(struct lane *d, int64_t soid)
 {
   struct svc **nv = realloc(d->svcs, (d->nsvcs + 1) * sizeof *nv);
   struct svc *s = calloc(1, sizeof *s);
@@ -207,14 +211,21 @@ static struct svc *svc_add(struct deliverer *d, int64_t soid)
   return s;
 }
 
-/* Makes the service list match the store's active services. */
-static void rescan_services(struct deliverer *d)
+static bool lane_owns(const struct lane *d, int64_t soid)
+{
+  return (uint64_t)soid % d->count == d->index;
+}
+
+/* Makes the service list match the store's active services (those of this lane). */
+static void rescan_services(struct lane *d)
 {
   int64_t *ids = NULL;
   size_t n = 0;
   if (store_service_ids(d->m->st, -1, &ids, &n) != BH_OK)
     return;
   for (size_t i = 0; i < n; i++) {
+    if (!lane_owns(d, ids[i]))
+      continue;
     struct svc *s = svc_find(d, ids[i]);
     if (!s)
       svc_add(d, ids[i]);
@@ -244,7 +255,7 @@ static void window_clear_idle(struct svc *s)
   s->n = k;
 }
 
-static void flush_log(struct deliverer *d);
+static void flush_log(struct lane *d);
 
 static int by_id(const void *a, const void *b)
 {
@@ -252,7 +263,7 @@ static int by_id(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-static void window_fill(struct deliverer *d, struct svc *s, int64_t now)
+static void window_fill(struct lane *d, struct svc *s, int64_t now)
 {
   if (s->reset) {
     /* The reload reads from the bottom and must get past the rows in flight before anything
@@ -339,7 +350,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *arg)
 }
 
 /* Frees a job; its easy handle goes back to the engine's pool (d NULL: cleaned up). */
-static void job_free(struct deliverer *d, struct job *j)
+static void job_free(struct lane *d, struct job *j)
 {
   if (j->h && d && d->nidle < IDLE_HANDLES_MAX)
     d->idle[d->nidle++] = j->h;
@@ -394,7 +405,7 @@ static char *build_body(const struct svc *s, const struct delivery_rec *r, const
   return text;
 }
 
-static bool svc_pin(struct deliverer *d, struct svc *s, int64_t now, char *err, size_t errlen)
+static bool svc_pin(struct lane *d, struct svc *s, int64_t now, char *err, size_t errlen)
 {
   if (s->pin && now < s->pin_until_ms && strcmp(s->pin_url, s->url) == 0)
     return true;
@@ -413,7 +424,7 @@ static bool svc_pin(struct deliverer *d, struct svc *s, int64_t now, char *err, 
 }
 
 /* Prepares the request of item it; the token is already issued. */
-static bool job_prepare(struct deliverer *d, struct job *j, const char *api_url, int64_t now)
+static bool job_prepare(struct lane *d, struct job *j, const char *api_url, int64_t now)
 {
   struct svc *s = j->svc;
   j->body = build_body(s, &j->d, j->token, api_url);
@@ -500,7 +511,7 @@ struct outcome {
   struct job *j;
 };
 
-static void decide(struct deliverer *d, struct job *j, CURLcode cr, int64_t now, struct outcome *o)
+static void decide(struct lane *d, struct job *j, CURLcode cr, int64_t now, struct outcome *o)
 {
   long status = 0;
   curl_easy_getinfo(j->h, CURLINFO_RESPONSE_CODE, &status);
@@ -577,7 +588,7 @@ static void decide(struct deliverer *d, struct job *j, CURLcode cr, int64_t now,
 /* Writes the buffered outcomes in one transaction. Not waiting for the disk: a crash that
  * loses an outcome only means that notification is sent again, which at-least-once delivery
  * allows. If the write fails, every service is reloaded from what the store says. */
-static void flush_log(struct deliverer *d)
+static void flush_log(struct lane *d)
 {
   if (d->nlog == 0)
     return;
@@ -602,7 +613,7 @@ static void flush_log(struct deliverer *d)
 /* Applies the outcomes of finished requests to the windows at once, and buffers their rows
  * for flush_log() (at most LOG_FLUSH_MS later): one commit for many outcomes, also when a
  * round finishes only a few. */
-static void finish_round(struct deliverer *d, struct outcome *o, size_t n)
+static void finish_round(struct lane *d, struct outcome *o, size_t n)
 {
   int64_t now = bh_now_ms();
   for (size_t i = 0; i < n; i++) {
@@ -641,7 +652,7 @@ static void finish_round(struct deliverer *d, struct outcome *o, size_t n)
 }
 
 /* Records the requests that finished; returns how many. */
-static size_t collect_done(struct deliverer *d)
+static size_t collect_done(struct lane *d)
 {
   size_t total = 0;
   struct outcome o[128];
@@ -676,11 +687,11 @@ static size_t collect_done(struct deliverer *d)
 }
 
 /* Chooses what is due, issues the tokens in one transaction, and opens the requests. */
-static int64_t start_due(struct deliverer *d, int64_t now)
+static int64_t start_due(struct lane *d, int64_t now)
 {
   int64_t next_due = now + 1000;
   struct job *batch = NULL;
-  int64_t budget = d->cfg->delivery_max_in_flight - d->in_flight;
+  int64_t budget = d->max_in_flight - d->in_flight;
   for (size_t i = 0; i < d->nsvcs; i++) {
     struct svc *s = d->svcs[i];
     if (!s->active || s->disabled)
@@ -756,7 +767,7 @@ static int64_t start_due(struct deliverer *d, int64_t now)
 
 /* ---- kicks ---- */
 
-static void kick(struct deliverer *d, int64_t poid, int64_t soid)
+static void kick(struct lane *d, int64_t poid, int64_t soid)
 {
   pthread_mutex_lock(&d->lock);
   if (poid == -1 && soid == -1)
@@ -769,19 +780,7 @@ static void kick(struct deliverer *d, int64_t poid, int64_t soid)
   curl_multi_wakeup(d->multi);
 }
 
-void deliverer_kick_project(struct deliverer *d, int64_t poid)
-{
-  if (d)
-    kick(d, poid, -1);
-}
-
-void deliverer_reload_service(struct deliverer *d, int64_t soid)
-{
-  if (d)
-    kick(d, -1, soid);
-}
-
-static void apply_kicks(struct deliverer *d)
+static void apply_kicks(struct lane *d)
 {
   struct kick k[KICKS_MAX];
   pthread_mutex_lock(&d->lock);
@@ -812,6 +811,8 @@ static void apply_kicks(struct deliverer *d)
       continue;
     }
     for (size_t j = 0; j < n_ids; j++) {
+      if (!lane_owns(d, ids[j]))
+        continue;
       struct svc *s = svc_find(d, ids[j]);
       if (!s)
         s = svc_add(d, ids[j]);
@@ -822,26 +823,11 @@ static void apply_kicks(struct deliverer *d)
   }
 }
 
-void deliverer_on_event(struct deliverer *d, const struct event *e)
-{
-  switch (e->type) {
-  case EV_NEW_REVISION:
-  case EV_NEW_EXTENDED_DATA:
-    deliverer_kick_project(d, e->poid);
-    break;
-  case EV_NEW_PROJECT:
-    deliverer_kick_project(d, -1);
-    break; /* its parent's services */
-  default:
-    break;
-  }
-}
-
 /* ---- the thread ---- */
 
 static void *run(void *arg)
 {
-  struct deliverer *d = arg;
+  struct lane *d = arg;
   rescan_services(d);
   int64_t next_scan = bh_now_ms() + SERVICE_RESCAN_MS;
   int64_t next_purge = bh_now_ms() + 60000;
@@ -890,37 +876,7 @@ static void *run(void *arg)
   return NULL;
 }
 
-enum bh_err deliverer_start(struct deliverer **out, struct model *m)
-{
-  struct deliverer *d = calloc(1, sizeof *d);
-  if (!d)
-    return BH_NOMEM;
-  d->m = m;
-  d->cfg = m->cfg;
-  d->started_ms = bh_now_ms();
-  d->window = (size_t)m->cfg->delivery_max_in_flight_per_service + LOOKAHEAD;
-  if (!backoff_schedule_parse(m->cfg->delivery_retry_schedule, &d->schedule))
-    d->schedule = backoff_default;
-  pthread_mutex_init(&d->lock, NULL);
-  d->multi = curl_multi_init();
-  if (!d->multi) {
-    deliverer_stop(d);
-    return BH_NOMEM;
-  }
-  curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)m->cfg->delivery_max_in_flight);
-  enum bh_err rc = BH_OK;
-  if (pthread_create(&d->thread, NULL, run, d) != 0)
-    rc = BH_NOMEM;
-  if (rc != BH_OK) {
-    deliverer_stop(d);
-    return rc;
-  }
-  d->started = true;
-  *out = d;
-  return BH_OK;
-}
-
-void deliverer_stop(struct deliverer *d)
+static void lane_stop(struct lane *d)
 {
   if (!d)
     return;
@@ -940,14 +896,118 @@ void deliverer_stop(struct deliverer *d)
   free(d);
 }
 
+static enum bh_err lane_start(struct lane **out, struct model *m, size_t index, size_t count)
+{
+  struct lane *d = calloc(1, sizeof *d);
+  if (!d)
+    return BH_NOMEM;
+  d->index = index;
+  d->count = count;
+  d->m = m;
+  d->cfg = m->cfg;
+  d->max_in_flight = m->cfg->delivery_max_in_flight / (int64_t)count;
+  if (d->max_in_flight < 1)
+    d->max_in_flight = 1;
+  d->started_ms = bh_now_ms();
+  d->window = (size_t)m->cfg->delivery_max_in_flight_per_service + LOOKAHEAD;
+  if (!backoff_schedule_parse(m->cfg->delivery_retry_schedule, &d->schedule))
+    d->schedule = backoff_default;
+  pthread_mutex_init(&d->lock, NULL);
+  d->multi = curl_multi_init();
+  if (!d->multi) {
+    lane_stop(d);
+    return BH_NOMEM;
+  }
+  curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->max_in_flight);
+  if (pthread_create(&d->thread, NULL, run, d) != 0) {
+    lane_stop(d);
+    return BH_NOMEM;
+  }
+  d->started = true;
+  *out = d;
+  return BH_OK;
+}
+
+/* ---- the engine: lanes, each service on one of them ---- */
+
+struct deliverer {
+  struct lane **lanes;
+  size_t n;
+};
+
+enum bh_err deliverer_start(struct deliverer **out, struct model *m)
+{
+  struct deliverer *d = calloc(1, sizeof *d);
+  size_t n = m->cfg->delivery_threads > 0 ? (size_t)m->cfg->delivery_threads : 1;
+  if (d)
+    d->lanes = calloc(n, sizeof *d->lanes);
+  if (!d || !d->lanes) {
+    free(d);
+    return BH_NOMEM;
+  }
+  for (size_t i = 0; i < n; i++) {
+    enum bh_err rc = lane_start(&d->lanes[i], m, i, n);
+    if (rc != BH_OK) {
+      deliverer_stop(d);
+      return rc;
+    }
+    d->n++;
+  }
+  *out = d;
+  return BH_OK;
+}
+
+void deliverer_stop(struct deliverer *d)
+{
+  if (!d)
+    return;
+  for (size_t i = 0; i < d->n; i++)
+    lane_stop(d->lanes[i]);
+  free(d->lanes);
+  free(d);
+}
+
+static struct lane *lane_of(struct deliverer *d, int64_t soid)
+{
+  return d->lanes[(uint64_t)soid % d->n];
+}
+
+void deliverer_kick_project(struct deliverer *d, int64_t poid)
+{
+  for (size_t i = 0; d && i < d->n; i++)
+    kick(d->lanes[i], poid, -1);
+}
+
+void deliverer_reload_service(struct deliverer *d, int64_t soid)
+{
+  if (d)
+    kick(lane_of(d, soid), -1, soid);
+}
+
+void deliverer_on_event(struct deliverer *d, const struct event *e)
+{
+  switch (e->type) {
+  case EV_NEW_REVISION:
+  case EV_NEW_EXTENDED_DATA:
+    deliverer_kick_project(d, e->poid);
+    break;
+  case EV_NEW_PROJECT:
+    deliverer_kick_project(d, -1);
+    break; /* its parent's services */
+  default:
+    break;
+  }
+}
+
 void deliverer_service_info(struct deliverer *d, int64_t soid, struct deliverer_service_info *out)
 {
   memset(out, 0, sizeof *out);
   if (!d)
     return;
-  pthread_mutex_lock(&d->lock);
-  for (size_t i = 0; i < d->nsvcs; i++) {
-    struct svc *s = d->svcs[i];
+  struct lane *l = lane_of(d, soid);
+  pthread_mutex_lock(&l->lock);
+  for (size_t i = 0; i < l->nsvcs; i++) {
+    struct svc *s = l->svcs[i];
     if (s->soid != soid)
       continue;
     out->known = true;
@@ -955,5 +1015,5 @@ void deliverer_service_info(struct deliverer *d, int64_t soid, struct deliverer_
     out->consecutive_failures = s->consecutive_failures;
     break;
   }
-  pthread_mutex_unlock(&d->lock);
+  pthread_mutex_unlock(&l->lock);
 }

@@ -1,6 +1,7 @@
 /* deliver.h: the delivery engine of service notifications. It reads the outbox (rows written
  * in the transaction of each event, model/outbox.c), POSTs each notification to its service
- * with libcurl's multi interface on a thread of its own, signs it (Standard Webhooks), and
+ * with libcurl's multi interface on delivery_threads threads of its own (each service is
+ * sent by one of them), signs it (Standard Webhooks), and
  * records every attempt. A delivery succeeds on a 2xx whose body is a JSON envelope without
  * an exception; anything else is retried on the configured schedule (with jitter, or after
  * the service's Retry-After) and then parked as failed. HTTP 410 disables the service.

@@ -29,7 +29,7 @@
 #define RESPONSE_LOG_BYTES 4096 /* of each answer, kept in the delivery log */
 #define RESPONSE_READ_MAX 65536 /* of each answer, read to check the envelope */
 #define SERVICE_RESCAN_MS 30000 /* look for services changed elsewhere this often */
-#define PURGE_EVERY_MS 3600000  /* purge the delivery log and expired tokens */
+#define PURGE_EVERY_MS 3600000  /* purge the delivery log */
 #define KICKS_MAX 256           /* queued kicks; more collapse into "everything" */
 #define PIN_TTL_MS 30000        /* a service's checked address is reused this long */
 #define IDLE_HANDLES_MAX 256    /* easy handles kept for reuse */
@@ -268,12 +268,8 @@ static void window_fill(struct lane *d, struct svc *s, int64_t now)
   if (s->reset) {
     /* The reload reads from the bottom and must get past the rows in flight before anything
      * else is read, or a later refill would start below rows whose outcome is only in the
-     * buffer: with a window full of requests in flight, it waits for one to finish. */
-    size_t busy = 0;
-    for (size_t i = 0; i < s->n; i++)
-      busy += s->win[i].busy;
-    if (busy >= d->window)
-      return;
+     * buffer. It does, because the window (in flight + LOOKAHEAD) always has room beyond
+     * the rows in flight, so the loop below reads on until it is full or the rows end. */
     flush_log(d); /* reloading from the store: it must know every outcome */
     s->reset = false;
     s->dirty = true;
@@ -840,8 +836,8 @@ static void *run(void *arg)
     }
     if (now >= next_purge) {
       int64_t removed = 0;
-      store_delivery_purge(d->m->st, now - d->cfg->delivery_log_keep_s * 1000, &removed);
-      store_token_purge_expired(d->m->st, now, NULL);
+      if (d->index == 0) /* one lane is enough: the purge covers every service */
+        store_delivery_purge(d->m->st, now - d->cfg->delivery_log_keep_s * 1000, &removed);
       next_purge = now + PURGE_EVERY_MS;
     }
     if (d->nlog && now - d->log_first_ms >= LOG_FLUSH_MS)

@@ -60,7 +60,8 @@ async function setup(args)
 describe('deliveries: retries and the delivery log', () => {
   let e;
   before(async () => {
-    e = await setup(['--delivery-retry-schedule', '0,300ms,300ms,600ms,1s,1s', '--service-timeout-ms', '1500',
+    // the attempts of the first 3 s (the "up 3 s later" case) must not exhaust the schedule
+    e = await setup(['--delivery-retry-schedule', '0,300ms,300ms,600ms,1s,1s,2s,5s', '--service-timeout-ms', '1500',
       '--service-connect-timeout-ms', '1000']);
   });
   after(async () => e && e.close());

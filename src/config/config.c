@@ -68,6 +68,9 @@ static const struct cfg_opt cfg_opts[] = {
             "/stream endpoints one user may hold, connected or waiting for a resume"),
     INT_OPT("max_registrations_per_endpoint", max_registrations_per_endpoint, 1, 1000000, 1000,
             "notification registrations of one endpoint"),
+    INT_OPT("max_topics_per_user", max_topics_per_user, 1, 1000000, 1000,
+            "progress topics one user may hold (registerProgressTopic and downloads; ended ones "
+            "count until cleaned up or expired)"),
     INT_OPT("endpoint_history_frames", endpoint_history_frames, 0, 1000000, 1000,
             "pushes kept per endpoint so a client that reconnects misses nothing"),
     INT_OPT("endpoint_history_s", endpoint_history_s, 1, 86400 * 7, 600,

@@ -31,6 +31,7 @@ struct bh_config {
   int64_t ws_idle_timeout_s;  /* close a /stream client silent this long */
   int64_t max_endpoints_per_user;
   int64_t max_registrations_per_endpoint;
+  int64_t max_topics_per_user;     /* progress topics a user may hold */
   int64_t endpoint_history_frames; /* pushes kept per endpoint for a resume */
   int64_t endpoint_history_s;      /* and for how long; a detached endpoint lives as long */
   /* auth */

@@ -1,0 +1,89 @@
+// Bounds for what one client can make the server hold. The options are set through
+// BIMHUB_* variables, small, so each case takes a few seconds.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+
+import { postJson, resultOf, exceptionOf, rpc } from './lib/client.mjs';
+import { OP, RawWs } from './lib/rawws.mjs';
+import { ADMIN_PASSWORD, ADMIN_USER, startServer } from './lib/server.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const SERVER_INFO = { request: { interface: 'AdminInterface', method: 'getServerInfo', parameters: {} } };
+
+/** A raw TCP connection to the server from localAddress; records what comes back and when
+ *  the server ends it. */
+function rawConnect(srv, localAddress = '127.0.0.1')
+{
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port: srv.port, localAddress });
+    const c = { sock, data: '', ended: false, endedAt: 0, startedAt: Date.now() };
+    let onEnd = [];
+    c.whenEnded = (ms) => new Promise((res) => {
+      if (c.ended) return res(true);
+      const timer = setTimeout(() => res(false), ms);
+      onEnd.push(() => { clearTimeout(timer); res(true); });
+    });
+    const end = () => {
+      if (c.ended) return;
+      c.ended = true;
+      c.endedAt = Date.now();
+      for (const f of onEnd) f();
+      onEnd = [];
+    };
+    sock.setEncoding('latin1');
+    sock.on('data', (d) => { c.data += d; });
+    sock.on('end', end);
+    sock.on('close', end);
+    sock.on('error', end);
+    sock.once('connect', () => resolve(c));
+    sock.once('error', reject);
+  });
+}
+
+/** Sends a whole request on a fresh connection and waits for the server to answer or end. */
+async function rawExchange(srv, text, { localAddress = '127.0.0.1', timeoutMs = 3000 } = {})
+{
+  const c = await rawConnect(srv, localAddress);
+  c.sock.write(text);
+  const until = Date.now() + timeoutMs;
+  while (!c.ended && !/\r\n\r\n/.test(c.data) && Date.now() < until) await sleep(20);
+  await sleep(50);
+  c.sock.destroy();
+  return { status: Number((/^HTTP\/1\.1 (\d+)/.exec(c.data) || [])[1] || 0), data: c.data, ended: c.ended };
+}
+
+const OPTIONS_REQUEST = 'OPTIONS /json HTTP/1.1\r\nHost: bimhub\r\n\r\n';
+
+describe('per-user topic limit (max_topics_per_user)', () => {
+  let srv;
+  let token;
+  before(async () => {
+    srv = await startServer({ env: { BIMHUB_MAX_TOPICS_PER_USER: '5' } });
+    token = resultOf(await rpc(srv.url, 'AuthInterface', 'login',
+      { username: ADMIN_USER, password: ADMIN_PASSWORD }));
+  });
+  after(async () => {
+    if (srv) await srv.stop();
+  });
+
+  const reg = (method, params) => rpc(srv.url, 'NotificationRegistryInterface', method, params, token);
+
+  test('past the limit registerProgressTopic fails with a UserException naming it; unregistering frees room', async () => {
+    const ids = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(resultOf(await reg('registerProgressTopic', { type: 'RUNNING_SERVICE', description: `t${i}` })));
+    }
+    const exc = exceptionOf(await reg('registerProgressTopic', { type: 'RUNNING_SERVICE', description: 'one more' }));
+    assert.equal(exc.__type, 'UserException');
+    assert.match(exc.message, /max_topics_per_user/);
+    assert.match(exc.message, /\b5\b/);
+    // the ...OnProject variant counts against the same limit
+    const pexc = exceptionOf(await reg('registerProgressOnProjectTopic',
+      { type: 'UPLOAD', poid: -1, description: 'p' }));
+    assert.match(pexc.message, /max_topics_per_user|project/i);
+    resultOf(await reg('unregisterProgressTopic', { topicId: ids[0] }));
+    resultOf(await reg('registerProgressTopic', { type: 'RUNNING_SERVICE', description: 'again' }));
+  });
+});

@@ -48,6 +48,8 @@ static const struct cfg_opt cfg_opts[] = {
             "largest /json request body"),
     INT_OPT("ws_max_message_bytes", ws_max_message_bytes, 1024, 1 << 30, 1 << 20,
             "largest /stream message from a client (larger: close 1009)"),
+    INT_OPT("ws_max_message_frames", ws_max_message_frames, 1, 1 << 24, 1024,
+            "frames one /stream message from a client may come in (more: close 1009)"),
     INT_OPT("ws_queue_max_bytes", ws_queue_max_bytes, 4096, 1 << 30, 1 << 20,
             "bytes queued to one /stream client before it is closed (1008)"),
     INT_OPT("ws_queue_max_frames", ws_queue_max_frames, 16, 1000000, 1000,

@@ -22,6 +22,7 @@ struct bh_config {
   int64_t ws_max_message_bytes;
   int64_t ws_queue_max_bytes;
   int64_t ws_queue_max_frames;
+  int64_t ws_max_message_frames; /* frames of one fragmented message from a client */
   int64_t http_threads;
   int64_t http_connection_limit;
   int64_t http_idle_timeout_s;

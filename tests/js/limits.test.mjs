@@ -87,3 +87,52 @@ describe('per-user topic limit (max_topics_per_user)', () => {
     resultOf(await reg('registerProgressTopic', { type: 'RUNNING_SERVICE', description: 'again' }));
   });
 });
+
+describe('protocol hardening', () => {
+  let srv;
+  const open = [];
+  before(async () => {
+    srv = await startServer({ env: { BIMHUB_WS_MAX_MESSAGE_FRAMES: '100' } });
+  });
+  after(async () => {
+    for (const ws of open) ws.destroy();
+    if (srv) await srv.stop();
+  });
+
+  const welcomed = async () => {
+    const ws = await RawWs.connect(srv.url);
+    open.push(ws);
+    const w = await ws.nextMessage();
+    assert.equal(typeof JSON.parse(w.text).welcome, 'number');
+    return ws;
+  };
+
+  /** Sends text in `frames` frames: the first a text frame, the rest continuations. */
+  const sendInFrames = (ws, text, frames) => {
+    const buf = Buffer.from(text, 'utf8');
+    const size = Math.ceil(buf.length / frames);
+    for (let i = 0; i < frames; i++) {
+      const part = buf.subarray(Math.min(i * size, buf.length), Math.min((i + 1) * size, buf.length));
+      ws.sendFrame(i === 0 ? OP.TEXT : OP.CONT, part, { fin: i === frames - 1 });
+    }
+  };
+
+  test('a /stream message in ws_max_message_frames frames is taken', async () => {
+    const ws = await welcomed();
+    sendInFrames(ws, JSON.stringify({ id: 7, ...SERVER_INFO }), 100);
+    const m = JSON.parse((await ws.nextMessage()).text);
+    assert.equal(m.id, 7, JSON.stringify(m));
+    ws.destroy();
+  });
+
+  test('one frame more (empty continuations) closes with 1009', async () => {
+    const ws = await welcomed();
+    ws.sendFrame(OP.TEXT, Buffer.alloc(0), { fin: false });
+    for (let i = 0; i < 3000; i++) ws.sendFrame(OP.CONT, Buffer.alloc(0), { fin: false });
+    const { code } = await ws.waitClose({ timeoutMs: 5000 });
+    assert.equal(code, 1009);
+    ws.destroy();
+    const again = await welcomed(); // the server still serves
+    again.destroy();
+  });
+});

@@ -1166,6 +1166,12 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
     http_peer(c, r->peer);
     *con_cls = r;
     BH_LOG(BH_LOG_DEBUG, BH_C_HTTP, "%s %s %s", r->peer, method, url);
+    /* Both framings at once is how requests are smuggled past a proxy that reads the other
+     * one (RFC 9112 §6.3 lets a server refuse it): refuse, and the connection closes. */
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+      return http_send_static(c, MHD_HTTP_BAD_REQUEST,
+                              "Content-Length and Transfer-Encoding together\n");
     if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) /* CORS preflight, any path */
       return http_answer(r, c, MHD_HTTP_OK, NULL);
     r->route = http_route_find(url);

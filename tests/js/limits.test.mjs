@@ -1,5 +1,5 @@
-// Bounds for what one client can make the server hold. The options are set through
-// BIMHUB_* variables, small, so each case takes a few seconds.
+// Bounds for what one client can make the server hold, and two protocol refusals. The
+// options are set through BIMHUB_* variables, small, so each case takes a few seconds.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -97,6 +97,21 @@ describe('protocol hardening', () => {
   after(async () => {
     for (const ws of open) ws.destroy();
     if (srv) await srv.stop();
+  });
+
+  test('Content-Length together with Transfer-Encoding: chunked gets 400 and the connection closes', async () => {
+    const body = JSON.stringify(SERVER_INFO);
+    const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const res = await rawExchange(srv, 'POST /json HTTP/1.1\r\nHost: bimhub\r\n' +
+      `Content-Type: application/json\r\nContent-Length: ${chunked.length}\r\n` +
+      `Transfer-Encoding: chunked\r\n\r\n${chunked}`);
+    assert.equal(res.status, 400, res.data.slice(0, 200));
+    assert.match(res.data, /Content-Length and Transfer-Encoding/);
+    assert.ok(res.ended, 'the server closed the connection');
+    // each alone is fine
+    const te = await rawExchange(srv, 'POST /json HTTP/1.1\r\nHost: bimhub\r\n' +
+      `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`);
+    assert.equal(te.status, 200, te.data.slice(0, 200));
   });
 
   const welcomed = async () => {

@@ -46,6 +46,9 @@ static const struct cfg_opt cfg_opts[] = {
     STR_OPT("log_level", log_level, "info", "debug, info, warn, error or off"),
     INT_OPT("max_json_body_bytes", max_json_body_bytes, 1024, INT64_C(1) << 40, 64 << 20,
             "largest /json request body"),
+    INT_OPT("http_body_budget_bytes", http_body_budget_bytes, 1 << 20, INT64_C(1) << 42, 512 << 20,
+            "memory for all buffered /json bodies and their parsed JSON together (over it: 503 "
+            "with Retry-After)"),
     INT_OPT("ws_max_message_bytes", ws_max_message_bytes, 1024, 1 << 30, 1 << 20,
             "largest /stream message from a client (larger: close 1009)"),
     INT_OPT("ws_max_message_frames", ws_max_message_frames, 1, 1 << 24, 1024,
@@ -364,6 +367,12 @@ int config_finish(struct bh_config *cfg, char *err, size_t errlen)
       strncmp(cfg->public_url, "https://", 8) != 0) {
     set_err(err, errlen, "public_url must start with http:// or https://, not '%s'",
             cfg->public_url);
+    return -1;
+  }
+  if (cfg->http_body_budget_bytes < cfg->max_json_body_bytes) {
+    set_err(err, errlen,
+            "http_body_budget_bytes (%lld) must be at least max_json_body_bytes (%lld)",
+            (long long)cfg->http_body_budget_bytes, (long long)cfg->max_json_body_bytes);
     return -1;
   }
   struct backoff_schedule sched;

@@ -19,6 +19,7 @@ struct bh_config {
   char *log_level;
   /* limits */
   int64_t max_json_body_bytes;
+  int64_t http_body_budget_bytes; /* all buffered bodies and their JSON, all connections */
   int64_t ws_max_message_bytes;
   int64_t ws_queue_max_bytes;
   int64_t ws_queue_max_frames;

@@ -29,6 +29,7 @@
 #include "common/bh_log.h"
 #include "config/config.h"
 #include "rpc/rpc.h"
+#include "transport/budget.h"
 #include "transport/loop.h"
 #include "transport/sha1.h"
 #include "transport/ws.h"
@@ -41,6 +42,7 @@
 #define UPLOAD_FIELD_MAX (64 * 1024)           /* one text field's value */
 #define UPLOAD_NAME_MAX 256                    /* one part's name */
 #define DOWNLOAD_BLOCK_BYTES (64 * 1024)       /* one download_read() */
+#define HTTP_BUSY_RETRY_S "5"                  /* Retry-After of a 503 for the body budget */
 
 struct http_wake;
 
@@ -80,7 +82,8 @@ struct http_req {
   size_t len, cap;
   bool is_http11; /* upgrades need HTTP/1.1 */
   bool is_too_big;
-  bool has_reply; /* reply is waiting for a resume */
+  struct budget_acct budget; /* the body and the JSON made while handling it */
+  bool has_reply;            /* reply is waiting for a resume */
   struct rpc_reply reply;
   bool has_answer; /* a fixed answer waits for the end of the request */
   unsigned answer_status;
@@ -278,7 +281,9 @@ static void http_json_job_run(uv_work_t *req)
   struct rpc_origin origin = {r->peer, j->token};
   rpc_reply_free(&r->reply);
   memset(&r->reply, 0, sizeof r->reply);
+  budget_enter(&r->budget);
   rpc_handle_json(j->t->rpc, r->body ? r->body : "", r->len, &origin, true, &r->reply);
+  budget_leave();
   r->reply.delay_ms = 0; /* already on a worker: no failed login to slow down further */
 }
 
@@ -325,6 +330,67 @@ static enum MHD_Result http_json_on_worker(struct http_req *r, struct MHD_Connec
   return MHD_YES;
 }
 
+/* The body budget refused this request: 503 and Retry-After when others hold the budget,
+ * 413 when the request alone needs more than all of it. */
+static enum MHD_Result http_send_over_budget(struct MHD_Connection *c, const struct http_req *r)
+{
+  if (r->budget.is_too_big)
+    return http_send_static(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                            "request needs more memory than http_body_budget_bytes allows\n");
+  static const char text[] = "server busy: too many request bodies in memory, retry later\n";
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(sizeof text - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+  if (resp)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, HTTP_BUSY_RETRY_S);
+  return http_send(c, MHD_HTTP_SERVICE_UNAVAILABLE, resp, TEXT_TYPE);
+}
+
+/* Stops buffering a body the budget refused: the memory and its reservation go now, the
+ * rest of the body is read and dropped, and the answer comes at its end. */
+static void http_json_drop_body(struct http_req *r)
+{
+  free(r->body);
+  r->body = NULL;
+  r->len = r->cap = 0;
+  bool is_too_big = r->budget.is_too_big;
+  budget_return(&r->budget);
+  r->budget.is_refused = true;
+  r->budget.is_too_big = is_too_big;
+}
+
+static enum MHD_Result http_json_body(struct http_req *r, const char *upload, size_t *upload_size)
+{
+  uint64_t max = (uint64_t)r->t->cfg->max_json_body_bytes;
+  size_t n = *upload_size;
+  *upload_size = 0;
+  if (r->is_too_big || r->budget.is_refused)
+    return MHD_YES; /* refused: thrown away (MHD cannot answer mid-body) */
+  if (r->len + n > max) {
+    r->is_too_big = true; /* only chunked bodies get here */
+    return MHD_YES;
+  }
+  if (r->len + n + 1 > r->cap) {
+    size_t cap = r->cap ? r->cap : 4096;
+    while (cap < r->len + n + 1)
+      cap *= 2;
+    if (cap > max + 1)
+      cap = max + 1;
+    if (!budget_take(&r->budget, (int64_t)(cap - r->cap))) {
+      http_json_drop_body(r);
+      return MHD_YES;
+    }
+    char *nb = realloc(r->body, cap);
+    if (!nb)
+      return MHD_NO;
+    r->body = nb;
+    r->cap = cap;
+  }
+  memcpy(r->body + r->len, upload, n);
+  r->len += n;
+  r->body[r->len] = '\0';
+  return MHD_YES;
+}
+
 static enum MHD_Result http_json(struct http_req *r, struct MHD_Connection *c, const char *method,
                                  const char *upload, size_t *upload_size, bool is_first)
 {
@@ -336,42 +402,40 @@ static enum MHD_Result http_json(struct http_req *r, struct MHD_Connection *c, c
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     /* Known too big: answer before reading; MHD then closes instead of reading on. */
-    if (cl && strtoull(cl, NULL, 10) > max)
+    uint64_t len = cl ? strtoull(cl, NULL, 10) : 0;
+    if (len > max)
       return http_send_static(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
+    /* Known not to fit in what the budget has left: the same, and the client may retry. */
+    if ((int64_t)len > budget_limit() - budget_in_use()) {
+      r->budget.is_refused = true;
+      return http_send_over_budget(c, r);
+    }
     return MHD_YES;
   }
-  if (*upload_size > 0) {
-    size_t n = *upload_size;
-    *upload_size = 0;
-    if (r->is_too_big || r->len + n > max) {
-      /* Only chunked bodies get here (MHD cannot answer mid-body): drop the rest. */
-      r->is_too_big = true;
-      return MHD_YES;
-    }
-    if (r->len + n + 1 > r->cap) {
-      size_t cap = r->cap ? r->cap : 4096;
-      while (cap < r->len + n + 1)
-        cap *= 2;
-      char *nb = realloc(r->body, cap);
-      if (!nb)
-        return MHD_NO;
-      r->body = nb;
-      r->cap = cap;
-    }
-    memcpy(r->body + r->len, upload, n);
-    r->len += n;
-    r->body[r->len] = '\0';
-    return MHD_YES;
-  }
+  if (*upload_size > 0)
+    return http_json_body(r, upload, upload_size);
   if (r->is_too_big)
     return http_send_static(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
+  if (r->budget.is_refused && !r->has_reply)
+    return http_send_over_budget(c, r);
   if (r->has_reply) {
-    r->has_reply = false; /* resumed after the delay */
+    r->has_reply = false; /* resumed after the delay or the worker */
+    if (r->budget.is_refused) {
+      rpc_reply_free(&r->reply);
+      return http_send_over_budget(c, r);
+    }
     return http_send_reply(c, &r->reply, JSON_TYPE);
   }
 
   struct rpc_origin origin = {r->peer, http_header_token(c)};
+  budget_enter(&r->budget);
   rpc_handle_json(r->t->rpc, r->body ? r->body : "", r->len, &origin, false, &r->reply);
+  budget_leave();
+  if (r->budget.is_refused) {
+    rpc_reply_free(&r->reply);
+    memset(&r->reply, 0, sizeof r->reply);
+    return http_send_over_budget(c, r);
+  }
   if (r->reply.needs_worker)
     return http_json_on_worker(r, c, &origin);
   if (r->reply.delay_ms == 0)
@@ -1207,6 +1271,7 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   if (r->has_reply)
     rpc_reply_free(&r->reply); /* the client went away while its reply was held */
   free(r->body);
+  budget_return(&r->budget);
   free(r);
   *con_cls = NULL;
 }
@@ -1258,6 +1323,7 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
   enum bh_err rc = BH_INTERNAL;
   if (pthread_mutex_init(&t->wake_lock, NULL) != 0)
     goto fail_lock;
+  budget_init(cfg->http_body_budget_bytes);
   rc = loop_start(&t->loop, cfg->rpc_workers);
   if (rc != BH_OK)
     goto fail_loop;

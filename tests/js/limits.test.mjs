@@ -1,5 +1,6 @@
-// Bounds for what one client can make the server hold, and two protocol refusals. The
-// options are set through BIMHUB_* variables, small, so each case takes a few seconds.
+// Bounds for what one client can make the server hold: the memory budget for /json bodies
+// and their JSON, the per-user topic limit, and two protocol refusals. The options are set
+// through BIMHUB_* variables, small, so each case takes a few seconds.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -55,6 +56,70 @@ async function rawExchange(srv, text, { localAddress = '127.0.0.1', timeoutMs = 
 }
 
 const OPTIONS_REQUEST = 'OPTIONS /json HTTP/1.1\r\nHost: bimhub\r\n\r\n';
+
+describe('request body budget (http_body_budget_bytes)', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({
+      env: { BIMHUB_HTTP_BODY_BUDGET_BYTES: String(3 << 19) }, // 1.5 MiB
+      args: ['--max-json-body-bytes', String(1 << 20)],
+    });
+  });
+  after(async () => {
+    if (srv) await srv.stop();
+  });
+
+  test('a body held by one client leaves no room: 503 with Retry-After; room again when it goes', async () => {
+    // One client sends all but the last byte of a 1 MB body and stalls: 1 MiB of the 1.5 MiB
+    // budget is held until the request ends.
+    const held = await rawConnect(srv);
+    const len = 1000000;
+    held.sock.write('POST /json HTTP/1.1\r\nHost: bimhub\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${len}\r\n\r\n`);
+    held.sock.write(' '.repeat(len - 1));
+    // A 300 kB call needs its body and about three times a long string's size to parse:
+    // more than the budget has left, less than all of it.
+    const big = JSON.stringify({ ...SERVER_INFO, pad: 'x'.repeat(300000) });
+    let res;
+    for (let i = 0; i < 50; i++) {
+      res = await postJson(`${srv.url}/json`, big);
+      if (res.status === 503) break;
+      await sleep(100);
+    }
+    assert.equal(res.status, 503, `expected 503, got ${res.status} ${res.text.slice(0, 200)}`);
+    assert.ok(Number(res.headers['retry-after']) > 0, `Retry-After: ${res.headers['retry-after']}`);
+    assert.match(res.text, /retry later/);
+    // Small calls still fit.
+    const small = await postJson(`${srv.url}/json`, SERVER_INFO);
+    assert.equal(small.status, 200);
+    assert.ok(resultOf(small.json).version, JSON.stringify(small.json));
+    // A body announced larger than what is left is refused before it is read.
+    const early = await rawExchange(srv, 'POST /json HTTP/1.1\r\nHost: bimhub\r\n' +
+      `Content-Length: ${1 << 20}\r\n\r\n`);
+    assert.equal(early.status, 503, early.data.slice(0, 200));
+    assert.match(early.data, /\r\nRetry-After: \d+\r\n/i);
+    // The client goes away: its reservation goes with it.
+    held.sock.destroy();
+    for (let i = 0; i < 50; i++) {
+      res = await postJson(`${srv.url}/json`, big);
+      if (res.status === 200) break;
+      await sleep(100);
+    }
+    assert.equal(res.status, 200, `after the holder left: ${res.status} ${res.text.slice(0, 200)}`);
+    assert.ok(resultOf(res.json).version);
+  });
+
+  test('a body whose JSON alone needs more than the budget: 413, and the server stays small', async () => {
+    // 1 MiB of "[0,0,...]" is about 40 MiB of JSON values.
+    const zeros = '[' + '0,'.repeat((1 << 19) - 2) + '0]';
+    assert.ok(zeros.length <= 1 << 20);
+    const res = await postJson(`${srv.url}/json`, zeros);
+    assert.equal(res.status, 413, `${res.status} ${res.text.slice(0, 200)}`);
+    assert.match(res.text, /http_body_budget_bytes/);
+    const small = await postJson(`${srv.url}/json`, SERVER_INFO);
+    assert.equal(small.status, 200);
+  });
+});
 
 describe('per-user topic limit (max_topics_per_user)', () => {
   let srv;

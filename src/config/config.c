@@ -62,6 +62,11 @@ static const struct cfg_opt cfg_opts[] = {
             "open HTTP and /stream connections at most"),
     INT_OPT("http_idle_timeout_s", http_idle_timeout_s, 1, 86400, 60,
             "close an idle HTTP keep-alive connection after this long"),
+    INT_OPT("http_header_timeout_s", http_header_timeout_s, 1, 3600, 10,
+            "close a new connection that has not sent its request headers after this long"),
+    INT_OPT("http_per_ip_connection_limit", http_per_ip_connection_limit, 0, 1000000, 256,
+            "open connections from one client address at most (0: no limit; behind a proxy "
+            "every client has the proxy's address)"),
     INT_OPT("http_connection_memory_bytes", http_connection_memory_bytes, 4096, 1 << 20, 16384,
             "memory for one connection's request line and headers (also kept by each /stream "
             "socket)"),

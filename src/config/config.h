@@ -27,6 +27,8 @@ struct bh_config {
   int64_t http_threads;
   int64_t http_connection_limit;
   int64_t http_idle_timeout_s;
+  int64_t http_header_timeout_s;        /* a new connection must send its headers within */
+  int64_t http_per_ip_connection_limit; /* 0: none */
   int64_t http_connection_memory_bytes;
   int64_t rpc_workers;
   int64_t ws_ping_interval_s; /* server pings on /stream */

@@ -27,6 +27,7 @@
 #include "checkin/download.h"
 #include "checkin/upload.h"
 #include "common/bh_log.h"
+#include "common/bh_time.h"
 #include "config/config.h"
 #include "rpc/rpc.h"
 #include "transport/budget.h"
@@ -45,6 +46,7 @@
 #define HTTP_BUSY_RETRY_S "5"                  /* Retry-After of a 503 for the body budget */
 
 struct http_wake;
+struct http_conn;
 
 struct transport {
   const struct bh_config *cfg;
@@ -60,6 +62,10 @@ struct transport {
   pthread_mutex_t wake_lock;
   struct http_wake *wakes;
   bool is_stopping; /* under wake_lock: no connection is suspended any more */
+  /* Connections MHD has that are not upgraded, for the header timeout (http_sweep). */
+  pthread_mutex_t conn_lock;
+  struct http_conn *conns;
+  int64_t sweep_ms;
 };
 
 struct http_req;
@@ -254,6 +260,120 @@ static bool http_has_token(const char *value, const char *token)
     p = end;
   }
   return false;
+}
+
+/* --- header timeout ------------------------------------------------------------------ */
+
+/* libmicrohttpd 0.9.75 has only an idle timeout, which a client sending a header byte now
+ * and then never meets. So every connection has a deadline for its request headers: from
+ * its start, http_header_timeout_s; after a request on a keep-alive connection,
+ * http_idle_timeout_s for the next one. The access handler's first call clears it (the
+ * headers are in). The loop looks at the deadlines every sweep_ms and shuts a late socket
+ * down, which MHD then sees and closes. Upgraded /stream sockets leave the list. */
+struct http_conn {
+  struct http_conn *prev, *next; /* t->conns, under conn_lock, while is_listed */
+  int fd;
+  bool is_listed;
+  atomic_llong deadline_ms; /* bh_mono_ms() time; 0: none */
+};
+
+static struct http_conn *http_conn_of(struct MHD_Connection *c)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+static void http_conn_set_deadline(struct MHD_Connection *c, int64_t in_s)
+{
+  struct http_conn *hc = http_conn_of(c);
+  if (hc)
+    atomic_store(&hc->deadline_ms, in_s > 0 ? bh_mono_ms() + in_s * 1000 : 0);
+}
+
+/* Lock held. */
+static void http_conn_unlist(struct transport *t, struct http_conn *hc)
+{
+  if (!hc->is_listed)
+    return;
+  if (hc->prev)
+    hc->prev->next = hc->next;
+  else
+    t->conns = hc->next;
+  if (hc->next)
+    hc->next->prev = hc->prev;
+  hc->prev = hc->next = NULL;
+  hc->is_listed = false;
+}
+
+/* MHD's connection start and end. CLOSED comes before MHD closes the socket, so the sweep
+ * (under conn_lock) never shuts down a descriptor that was reused. */
+static void http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code)
+{
+  struct transport *t = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct http_conn *hc = calloc(1, sizeof *hc);
+    if (!hc || !ci) {
+      free(hc); /* no deadline for this one: the idle timeout still ends it */
+      return;
+    }
+    hc->fd = ci->connect_fd;
+    atomic_init(&hc->deadline_ms, bh_mono_ms() + t->cfg->http_header_timeout_s * 1000);
+    pthread_mutex_lock(&t->conn_lock);
+    hc->next = t->conns;
+    if (t->conns)
+      t->conns->prev = hc;
+    t->conns = hc;
+    hc->is_listed = true;
+    pthread_mutex_unlock(&t->conn_lock);
+    *socket_context = hc;
+    return;
+  }
+  struct http_conn *hc = *socket_context;
+  if (!hc)
+    return;
+  pthread_mutex_lock(&t->conn_lock);
+  http_conn_unlist(t, hc);
+  pthread_mutex_unlock(&t->conn_lock);
+  free(hc);
+  *socket_context = NULL;
+}
+
+/* An upgraded socket is the WebSocket session's now, with its own timeouts. */
+static void http_conn_upgraded(struct transport *t, struct MHD_Connection *c)
+{
+  struct http_conn *hc = http_conn_of(c);
+  if (!hc)
+    return;
+  pthread_mutex_lock(&t->conn_lock);
+  atomic_store(&hc->deadline_ms, 0);
+  http_conn_unlist(t, hc);
+  pthread_mutex_unlock(&t->conn_lock);
+}
+
+/* Loop thread, every sweep_ms until the loop stops. */
+static void http_sweep(void *arg)
+{
+  struct transport *t = arg;
+  int64_t now = bh_mono_ms();
+  unsigned closed = 0;
+  pthread_mutex_lock(&t->conn_lock);
+  for (struct http_conn *hc = t->conns; hc; hc = hc->next) {
+    long long d = atomic_load(&hc->deadline_ms);
+    if (d == 0 || now < d)
+      continue;
+    atomic_store(&hc->deadline_ms, 0);
+    shutdown(hc->fd, SHUT_RDWR);
+    closed++;
+  }
+  pthread_mutex_unlock(&t->conn_lock);
+  if (closed > 0)
+    BH_LOG(BH_LOG_INFO, BH_C_HTTP,
+           "closed %u connection(s) without complete request headers in time", closed);
+  loop_post(t->loop, (uint64_t)t->sweep_ms, http_sweep, t); /* BH_CLOSED once stopping */
 }
 
 /* --- /json --------------------------------------------------------------------------- */
@@ -455,9 +575,9 @@ static void http_upgraded(void *cls, struct MHD_Connection *c, void *con_cls, co
                           size_t extra_in_size, MHD_socket sock,
                           struct MHD_UpgradeResponseHandle *urh)
 {
-  (void)c;
   struct transport *t = cls;
   struct http_req *r = con_cls;
+  http_conn_upgraded(t, c);
   ws_hub_adopt(t->ws, sock, urh, extra_in, extra_in_size, r ? r->peer : "?");
 }
 
@@ -1229,6 +1349,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
     r->is_http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
     http_peer(c, r->peer);
     *con_cls = r;
+    http_conn_set_deadline(c, 0); /* the headers are in */
     BH_LOG(BH_LOG_DEBUG, BH_C_HTTP, "%s %s %s", r->peer, method, url);
     /* Both framings at once is how requests are smuggled past a proxy that reads the other
      * one (RFC 9112 §6.3 lets a server refuse it): refuse, and the connection closes. */
@@ -1259,9 +1380,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
 static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                            enum MHD_RequestTerminationCode toe)
 {
-  (void)c;
   struct transport *t = cls;
   struct http_req *r = *con_cls;
+  /* A keep-alive connection has this long for the next request's headers; an upgraded one
+   * is off the list already. */
+  http_conn_set_deadline(c, t->cfg->http_idle_timeout_s);
   if (!r)
     return;
   if (r->up)
@@ -1323,7 +1446,15 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
   enum bh_err rc = BH_INTERNAL;
   if (pthread_mutex_init(&t->wake_lock, NULL) != 0)
     goto fail_lock;
+  if (pthread_mutex_init(&t->conn_lock, NULL) != 0) {
+    pthread_mutex_destroy(&t->wake_lock);
+    goto fail_lock;
+  }
   budget_init(cfg->http_body_budget_bytes);
+  /* a quarter of the timeout, so a late connection goes at most 25 % after its deadline */
+  t->sweep_ms = cfg->http_header_timeout_s * 250;
+  if (t->sweep_ms > 1000)
+    t->sweep_ms = 1000;
   rc = loop_start(&t->loop, cfg->rpc_workers);
   if (rc != BH_OK)
     goto fail_loop;
@@ -1348,7 +1479,7 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
                    MHD_USE_TURBO | MHD_USE_ERROR_LOG;
   if (ai->ai_family == AF_INET6)
     flags |= MHD_USE_IPv6;
-  struct MHD_OptionItem opts[8];
+  struct MHD_OptionItem opts[12];
   size_t n = 0;
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
@@ -1361,6 +1492,10 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
   /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 means SO_REUSEPORT, which would let a
    * second server share our port; MHD's default SO_REUSEADDR is what restarts need. */
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, t};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_conn_notify, t};
+  if (cfg->http_per_ip_connection_limit > 0)
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                        (intptr_t)cfg->http_per_ip_connection_limit, NULL};
   if (cfg->http_threads > 1)
     opts[n++] =
         (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->http_threads, NULL};
@@ -1378,6 +1513,7 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(t->daemon, MHD_DAEMON_INFO_BIND_PORT);
   t->port = di ? di->port : (uint16_t)cfg->port;
+  loop_post(t->loop, (uint64_t)t->sweep_ms, http_sweep, t);
   BH_LOG(BH_LOG_INFO, BH_C_HTTP, "listening on %s port %u", host ? host : "*", (unsigned)t->port);
   *out = t;
   return BH_OK;
@@ -1393,6 +1529,7 @@ fail_hub:
   loop_stop(t->loop, NULL, NULL);
   loop_free(t->loop);
 fail_loop:
+  pthread_mutex_destroy(&t->conn_lock);
   pthread_mutex_destroy(&t->wake_lock);
 fail_lock:
   free(t);
@@ -1422,6 +1559,7 @@ void transport_stop(struct transport *t)
     close(t->listen_fd);
   loop_free(t->loop); /* only now: MHD threads could still call loop_post() until here */
   ws_hub_free(t->ws);
+  pthread_mutex_destroy(&t->conn_lock);
   pthread_mutex_destroy(&t->wake_lock);
   free(t);
 }

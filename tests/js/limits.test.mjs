@@ -1,6 +1,8 @@
-// Bounds for what one client can make the server hold: the memory budget for /json bodies
-// and their JSON, the per-user topic limit, and two protocol refusals. The options are set
-// through BIMHUB_* variables, small, so each case takes a few seconds.
+// Bounds for what an unauthenticated (or one) client can make the server hold: the memory
+// budget for /json bodies and their JSON, the header timeout and the per-address connection
+// limit, the per-user topic limit, and two protocol refusals (Content-Length together with
+// Transfer-Encoding; a /stream message in too many frames). The options are set through
+// BIMHUB_* variables, small, so each case takes a few seconds.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -118,6 +120,107 @@ describe('request body budget (http_body_budget_bytes)', () => {
     assert.match(res.text, /http_body_budget_bytes/);
     const small = await postJson(`${srv.url}/json`, SERVER_INFO);
     assert.equal(small.status, 200);
+  });
+});
+
+describe('header timeout and per-address connection limit', () => {
+  let srv;
+  const open = [];
+  before(async () => {
+    srv = await startServer({
+      env: {
+        BIMHUB_HTTP_HEADER_TIMEOUT_S: '2',
+        BIMHUB_HTTP_PER_IP_CONNECTION_LIMIT: '16',
+        BIMHUB_HTTP_CONNECTION_LIMIT: '32',
+      },
+    });
+  });
+  after(async () => {
+    for (const c of open) c.sock.destroy();
+    if (srv) await srv.stop();
+  });
+
+  test('slowloris from 127.0.0.2 (a header byte now and then) does not keep 127.0.0.1 out', async () => {
+    const loris = [];
+    for (let i = 0; i < 40; i++) {
+      const c = await rawConnect(srv, '127.0.0.2');
+      open.push(c);
+      loris.push(c);
+      c.sock.write('POST /json HTTP/1.1\r\nHost: bimhub\r\n');
+    }
+    const header = 'X-Slow: ' + 'a'.repeat(200) + '\r\n';
+    let k = 0;
+    const trickle = setInterval(() => {
+      for (const c of loris) if (!c.ended) c.sock.write(header[k % header.length]);
+      k++;
+    }, 200);
+    try {
+      await sleep(500);
+      // the limit let 16 in and closed the others at once
+      assert.ok(loris.filter((c) => c.ended).length >= 24,
+        `${loris.filter((c) => c.ended).length} of 40 slow connections were refused`);
+      // 7 real requests from another address are answered promptly
+      for (let i = 0; i < 7; i++) {
+        const t0 = Date.now();
+        const res = await rawExchange(srv, OPTIONS_REQUEST, { timeoutMs: 1500 });
+        assert.equal(res.status, 200, `request ${i}: ${JSON.stringify(res.data.slice(0, 100))}`);
+        assert.ok(Date.now() - t0 < 1500);
+        const reply = await rpc(srv.url, 'AdminInterface', 'getServerInfo');
+        assert.ok(resultOf(reply).version);
+      }
+      // and the slow ones that got in are closed after the timeout although they keep sending
+      const all = await Promise.all(loris.map((c) => c.whenEnded(5000)));
+      assert.ok(all.every(Boolean), 'every slow connection was closed');
+      const last = Math.max(...loris.map((c) => c.endedAt - c.startedAt));
+      assert.ok(last >= 1500 && last < 4500, `the last slow connection lasted ${last} ms`);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
+  test('a connection that sends half a header and stalls is closed after the timeout', async () => {
+    const c = await rawConnect(srv);
+    open.push(c);
+    c.sock.write('GET /json HTTP/1.1\r\nHost: bim');
+    assert.ok(await c.whenEnded(5000), 'closed within 5 s');
+    const took = c.endedAt - c.startedAt;
+    assert.ok(took >= 1500 && took < 4500, `closed after ${took} ms (timeout 2 s)`);
+    assert.equal(c.data, '', 'no answer, just the close');
+  });
+
+  test('a keep-alive connection is not closed by the header timeout while requests go on', async () => {
+    const c = await rawConnect(srv);
+    open.push(c);
+    for (let i = 0; i < 4; i++) {
+      c.data = '';
+      c.sock.write(OPTIONS_REQUEST);
+      for (let w = 0; w < 50 && !/\r\n\r\n/.test(c.data); w++) await sleep(20);
+      assert.match(c.data, /^HTTP\/1\.1 200/);
+      await sleep(800); // 3.2 s in all: past the 2 s header timeout of a new connection
+    }
+    assert.equal(c.ended, false);
+    c.sock.destroy();
+  });
+
+  test('the per-address limit refuses the 17th connection from one address; another address gets in', async () => {
+    const mine = [];
+    for (let i = 0; i < 16; i++) {
+      const c = await rawConnect(srv, '127.0.0.3');
+      open.push(c);
+      mine.push(c);
+    }
+    await sleep(100);
+    assert.equal(mine.filter((c) => c.ended).length, 0, 'the first 16 stay open');
+    const refused = await rawExchange(srv, OPTIONS_REQUEST, { localAddress: '127.0.0.3', timeoutMs: 1000 });
+    assert.equal(refused.status, 0, `17th from 127.0.0.3 answered: ${refused.data.slice(0, 80)}`);
+    assert.ok(refused.ended, 'the 17th was closed');
+    const other = await rawExchange(srv, OPTIONS_REQUEST, { localAddress: '127.0.0.4' });
+    assert.equal(other.status, 200, 'another address gets in');
+    mine[0].sock.destroy();
+    await sleep(200);
+    const again = await rawExchange(srv, OPTIONS_REQUEST, { localAddress: '127.0.0.3' });
+    assert.equal(again.status, 200, 'a freed slot can be used again');
+    for (const c of mine) c.sock.destroy();
   });
 });
 

@@ -542,6 +542,7 @@ static enum MHD_Result http_json(struct http_req *r, struct MHD_Connection *c, c
     r->has_reply = false; /* resumed after the delay or the worker */
     if (r->budget.is_refused) {
       rpc_reply_free(&r->reply);
+      http_json_drop_body(r); /* the budget is free for others before the answer goes */
       return http_send_over_budget(c, r);
     }
     return http_send_reply(c, &r->reply, JSON_TYPE);
@@ -554,6 +555,7 @@ static enum MHD_Result http_json(struct http_req *r, struct MHD_Connection *c, c
   if (r->budget.is_refused) {
     rpc_reply_free(&r->reply);
     memset(&r->reply, 0, sizeof r->reply);
+    http_json_drop_body(r); /* the budget is free for others before the answer goes */
     return http_send_over_budget(c, r);
   }
   if (r->reply.needs_worker)

@@ -1,7 +1,10 @@
 /* budget.c: the reservation is one atomic counter; an account reserves in steps of
  * BUDGET_STEP so that small requests touch it once or twice. Jansson gives no size to its
  * free function, so both hooks ask malloc_usable_size(), and blocks are plain malloc blocks:
- * json_dumps() results may still be released with free(). */
+ * json_dumps() results may still be released with free(). A JSON value is a few small
+ * blocks, so each also counts malloc's own header. After a large account the freed small
+ * blocks are handed back to the system (malloc_trim): without that the heap keeps the
+ * pages, and a later attack would find them resident in addition to its own. */
 #include "transport/budget.h"
 
 #include <jansson.h>
@@ -11,6 +14,8 @@
 #include <stdlib.h>
 
 #define BUDGET_STEP (16 * 1024)
+#define BUDGET_BLOCK_OVERHEAD 16     /* malloc's header and alignment, about */
+#define BUDGET_TRIM_BYTES (16 << 20) /* an account this large trims the heap at its end */
 
 static atomic_llong budget_used;
 static atomic_llong budget_max = INT64_MAX;
@@ -60,14 +65,22 @@ void budget_return(struct budget_acct *a)
 {
   if (a->held > 0)
     atomic_fetch_sub(&budget_used, a->held);
+  bool is_large = a->held >= BUDGET_TRIM_BYTES;
   *a = (struct budget_acct){0};
+  if (is_large)
+    malloc_trim(0);
+}
+
+static int64_t budget_block_size(void *p)
+{
+  return (int64_t)malloc_usable_size(p) + BUDGET_BLOCK_OVERHEAD;
 }
 
 static void *budget_json_malloc(size_t n)
 {
   void *p = malloc(n);
   struct budget_acct *a = budget_current;
-  if (p && a && !budget_take(a, (int64_t)malloc_usable_size(p))) {
+  if (p && a && !budget_take(a, budget_block_size(p))) {
     free(p);
     return NULL; /* Jansson fails the parse or the value: the caller sees an error */
   }
@@ -78,7 +91,7 @@ static void budget_json_free(void *p)
 {
   struct budget_acct *a = budget_current;
   if (p && a)
-    budget_give(a, (int64_t)malloc_usable_size(p));
+    budget_give(a, budget_block_size(p));
   free(p);
 }
 

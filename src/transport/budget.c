@@ -40,7 +40,7 @@ bool budget_take(struct budget_acct *a, int64_t n)
     return true;
   }
   int64_t need = n - (a->held - a->used);
-  int64_t step = need < BUDGET_STEP ? BUDGET_STEP : need;
+  int64_t step = need < BUDGET_STEP && !a->is_exact ? BUDGET_STEP : need;
   if (!budget_reserve(step)) {
     step = need;
     if (!budget_reserve(step)) {
@@ -59,6 +59,15 @@ void budget_give(struct budget_acct *a, int64_t n)
 {
   /* a block allocated before the account was entered may be freed inside it */
   a->used = n < a->used ? a->used - n : 0;
+}
+
+void budget_release(struct budget_acct *a, int64_t n)
+{
+  budget_give(a, n);
+  if (a->held > a->used) {
+    atomic_fetch_sub(&budget_used, a->held - a->used);
+    a->held = a->used;
+  }
 }
 
 void budget_return(struct budget_acct *a)

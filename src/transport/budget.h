@@ -15,6 +15,7 @@
 struct budget_acct {
   int64_t held;    /* reserved from the budget */
   int64_t used;    /* of held */
+  bool is_exact;   /* reserve exactly what is taken: for many small long-lived accounts */
   bool is_refused; /* an allocation was refused */
   bool is_too_big; /* ... and this request alone needs more than the whole budget */
 };
@@ -27,6 +28,8 @@ void budget_init(int64_t limit_bytes);
 bool budget_take(struct budget_acct *a, int64_t n);
 /* Counts n bytes fewer for a (they were freed); the reservation stays until budget_return(). */
 void budget_give(struct budget_acct *a, int64_t n);
+/* Counts n bytes fewer for a and gives what a holds beyond its use back to the budget. */
+void budget_release(struct budget_acct *a, int64_t n);
 /* Gives a's whole reservation back and clears a. */
 void budget_return(struct budget_acct *a);
 /* Jansson's allocations on this thread count against a until budget_leave(). */

@@ -25,9 +25,19 @@ static void accounts_share_the_budget(void **state)
   assert_false(b.is_too_big);
   assert_true(budget_take(&b, 100 * 1024));
   budget_give(&a, 600 * 1024); /* freed, but still reserved until the request ends */
+  assert_false(budget_take(&b, 500 * 1024));
   assert_true(budget_take(&a, 500 * 1024));
+  budget_release(&a, 500 * 1024); /* freed and handed back */
+  assert_true(budget_in_use() < 200 * 1024);
+  assert_true(budget_take(&b, 500 * 1024));
   budget_return(&a);
   budget_return(&b);
+  assert_int_equal(budget_in_use(), 0);
+  /* an exact account reserves what it takes, not a step, and gives it all back */
+  struct budget_acct e = {.is_exact = true};
+  assert_true(budget_take(&e, 100));
+  assert_int_equal(budget_in_use(), 100);
+  budget_release(&e, 100);
   assert_int_equal(budget_in_use(), 0);
   assert_false(budget_take(&a, (1 << 20) + 1)); /* never fits */
   assert_true(a.is_too_big);

@@ -29,11 +29,16 @@
 #include "config/config.h"
 #include "notify/push.h"
 #include "rpc/stream.h"
+#include "transport/budget.h"
 #include "transport/loop.h"
 #include "transport/utf8.h"
 
 /* How long we wait for the peer's close frame after sending ours. */
 #define WS_CLOSE_WAIT_MS 5000
+/* What wslay keeps per received frame besides its payload, about. */
+#define WS_FRAME_COST 64
+/* "Try Again Later" (IANA WebSocket close code registry): the body budget is full. */
+#define WS_CLOSE_BUSY 1013
 #define WS_PEER_MAX 64
 
 /* Sessions by connection id, for pushes (loop thread only). Ids only grow; chains are short
@@ -56,6 +61,7 @@ struct ws_hub {
 /* One text message waiting for its turn in stream_handle(). */
 struct ws_msg {
   struct ws_msg *next;
+  int64_t cost; /* counted in the session's budget account until freed */
   size_t len;
   char text[];
 };
@@ -65,6 +71,7 @@ struct ws_job {
   struct ws_session *s;
   struct ws_msg *msg;
   struct stream_result res;
+  struct budget_acct budget; /* the JSON made while handling msg */
 };
 
 struct ws_session {
@@ -90,6 +97,8 @@ struct ws_session {
   bool is_close_queued;             /* our close frame waits in wslay's queue */
   bool is_peer_gone;                /* recv saw the end of the stream or an error */
   int64_t msg_frames;               /* frames of the data message being received */
+  int64_t msg_cost;                 /* what it has counted in budget so far */
+  struct budget_acct budget;        /* the message being received and the inbox */
   struct ws_msg *in_head, *in_tail; /* inbox, bounded by ws_queue_max_* */
   size_t in_count, in_bytes;
   struct ws_session *conn_next; /* chain of hub->by_conn */
@@ -116,12 +125,18 @@ static void session_next(struct ws_session *s);
 
 /* --- teardown ------------------------------------------------------------------------ */
 
+static void msg_free(struct ws_session *s, struct ws_msg *m)
+{
+  budget_release(&s->budget, m->cost);
+  free(m);
+}
+
 static void inbox_clear(struct ws_session *s)
 {
   while (s->in_head) {
     struct ws_msg *m = s->in_head;
     s->in_head = m->next;
-    free(m);
+    msg_free(s, m);
   }
   s->in_tail = NULL;
   s->in_count = 0;
@@ -149,6 +164,7 @@ static void session_free_if_done(struct ws_session *s)
   inbox_clear(s);
   stream_result_free(&s->delayed);
   wslay_event_context_free(s->ctx);
+  budget_return(&s->budget);
   free(s->extra);
   free(s);
 }
@@ -281,6 +297,20 @@ static void ws_frame_start_cb(wslay_event_context_ptr ctx,
            (long long)s->hub->cfg->ws_max_message_frames);
     ws_session_close(s, WSLAY_CODE_MESSAGE_TOO_BIG);
     wslay_event_shutdown_read(ctx);
+    return;
+  }
+  /* A data frame's payload is held until its message is handled: it counts against
+   * http_body_budget_bytes like a /json body. Over it: 1013, and reading stops. */
+  if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME ||
+      arg->opcode == WSLAY_CONTINUATION_FRAME) {
+    int64_t cost = (int64_t)arg->payload_length + WS_FRAME_COST;
+    if (budget_take(&s->budget, cost)) {
+      s->msg_cost += cost;
+    } else if (!session_is_closing(s)) {
+      BH_LOG(BH_LOG_INFO, BH_C_WS, "session %s: request body budget full, closing", s->peer);
+      ws_session_close(s, WS_CLOSE_BUSY);
+      wslay_event_shutdown_read(ctx);
+    }
   }
 }
 
@@ -290,7 +320,9 @@ static void job_work(uv_work_t *req)
 {
   struct ws_job *j = req->data;
   struct ws_session *s = j->s;
+  budget_enter(&j->budget);
   stream_handle(s->hub->rpc, &s->state, s->peer, j->msg->text, j->msg->len, &j->res);
+  budget_leave();
 }
 
 /* Carries out a stream_result on the loop thread. */
@@ -337,7 +369,16 @@ static void job_done(uv_work_t *req, int status)
   struct ws_job *j = req->data;
   struct ws_session *s = j->s;
   s->has_job = false;
-  free(j->msg);
+  msg_free(s, j->msg);
+  bool is_refused = j->budget.is_refused;
+  budget_return(&j->budget);
+  if (is_refused && status == 0 && !s->is_dead) {
+    /* the JSON would not fit in the budget: what it answered is not the answer */
+    BH_LOG(BH_LOG_INFO, BH_C_WS, "session %s: request body budget full, closing", s->peer);
+    stream_result_free(&j->res);
+    memset(&j->res, 0, sizeof j->res);
+    ws_session_close(s, WS_CLOSE_BUSY);
+  }
   if (status != 0 || s->is_dead) {
     stream_result_free(&j->res); /* zeroed when the work was cancelled */
     free(j);
@@ -364,7 +405,7 @@ static void session_start_job(struct ws_session *s, struct ws_msg *m)
 {
   struct ws_job *j = calloc(1, sizeof *j);
   if (!j) {
-    free(m);
+    msg_free(s, m);
     ws_session_close(s, bh_err_ws_close(BH_NOMEM));
     return;
   }
@@ -372,7 +413,7 @@ static void session_start_job(struct ws_session *s, struct ws_msg *m)
   j->msg = m;
   j->req.data = j;
   if (uv_queue_work(loop_uv(s->hub->loop), &j->req, job_work, job_done) != 0) {
-    free(m);
+    msg_free(s, m);
     free(j);
     ws_session_close(s, bh_err_ws_close(BH_INTERNAL));
     return;
@@ -394,7 +435,9 @@ static void session_next(struct ws_session *s)
   session_start_job(s, m);
 }
 
-static void session_take_text(struct ws_session *s, const uint8_t *text, size_t len)
+/* cost: what the message counted in the session's budget account; it stays counted while
+ * the message waits in the inbox and is handled. */
+static void session_take_text(struct ws_session *s, const uint8_t *text, size_t len, int64_t cost)
 {
   const struct bh_config *cfg = s->hub->cfg;
   if (s->is_busy) {
@@ -402,15 +445,18 @@ static void session_take_text(struct ws_session *s, const uint8_t *text, size_t 
     if (s->in_count > 0 && ((int64_t)s->in_count + 1 > cfg->ws_queue_max_frames ||
                             (int64_t)(s->in_bytes + len) > cfg->ws_queue_max_bytes)) {
       BH_LOG(BH_LOG_INFO, BH_C_WS, "session %s: inbox full, closing", s->peer);
+      budget_release(&s->budget, cost);
       ws_session_close(s, 1008);
       return;
     }
   }
   struct ws_msg *m = malloc(sizeof *m + len + 1);
   if (!m) {
+    budget_release(&s->budget, cost);
     ws_session_close(s, bh_err_ws_close(BH_NOMEM));
     return;
   }
+  m->cost = cost;
   m->next = NULL;
   m->len = len;
   memcpy(m->text, text, len);
@@ -430,20 +476,31 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
 {
   (void)ctx;
   struct ws_session *s = user;
-  if (session_is_closing(s))
+  /* A control message may come between the frames of a data message: only a data
+   * message takes the cost counted for its frames. */
+  int64_t cost = 0;
+  if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME) {
+    cost = s->msg_cost;
+    s->msg_cost = 0;
+  }
+  if (session_is_closing(s)) {
+    budget_release(&s->budget, cost);
     return;
+  }
   switch (arg->opcode) {
   case WSLAY_TEXT_FRAME:
     /* wslay reassembled the fragments, so a character split across them is whole here.
      * (wslay 1.1 also checks UTF-8 while reading; this check does not rely on that.) */
     if (!utf8_valid(arg->msg, arg->msg_length)) {
       BH_LOG(BH_LOG_INFO, BH_C_WS, "session %s: text is not UTF-8, closing", s->peer);
+      budget_release(&s->budget, cost);
       ws_session_close(s, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA);
       return;
     }
-    session_take_text(s, arg->msg, arg->msg_length);
+    session_take_text(s, arg->msg, arg->msg_length, cost);
     break;
   case WSLAY_BINARY_FRAME:
+    budget_release(&s->budget, cost);
     ws_session_close(s, WSLAY_CODE_UNSUPPORTED_DATA);
     break;
   default:
@@ -611,6 +668,7 @@ static void session_open(void *arg)
     return;
   }
   s->hub = h;
+  s->budget.is_exact = true; /* thousands of sessions, each with a message now and then */
   s->state.conn = ++h->next_conn;
   s->last_recv_ms = s->last_ping_ms = bh_mono_ms();
   s->fd = a->fd;

@@ -123,6 +123,60 @@ describe('request body budget (http_body_budget_bytes)', () => {
   });
 });
 
+describe('request body budget on /stream', () => {
+  let srv;
+  const open = [];
+  before(async () => {
+    srv = await startServer({
+      env: { BIMHUB_HTTP_BODY_BUDGET_BYTES: String(3 << 19) }, // 1.5 MiB
+      args: ['--max-json-body-bytes', String(1 << 20)],
+    });
+  });
+  after(async () => {
+    for (const ws of open) ws.destroy();
+    if (srv) await srv.stop();
+  });
+
+  const welcomed = async () => {
+    const ws = await RawWs.connect(srv.url);
+    open.push(ws);
+    const w = await ws.nextMessage();
+    assert.equal(typeof JSON.parse(w.text).welcome, 'number');
+    return ws;
+  };
+
+  test('a message being received counts: another that does not fit closes with 1013', async () => {
+    const a = await welcomed();
+    a.sendFrame(OP.TEXT, Buffer.alloc(900000, 'x'), { fin: false }); // held: never finished
+    await sleep(300);
+    const b = await welcomed();
+    b.sendFrame(OP.TEXT, Buffer.alloc(900000, 'y'), { fin: false });
+    const { code } = await b.waitClose({ timeoutMs: 5000 });
+    assert.equal(code, 1013, 'Try Again Later');
+    b.destroy();
+    // the first goes away: its message no longer counts
+    a.destroy();
+    await sleep(300);
+    const c = await welcomed();
+    c.sendText(JSON.stringify({ id: 3, ...SERVER_INFO, pad: 'z'.repeat(200000) }));
+    const m = JSON.parse((await c.nextMessage()).text);
+    assert.equal(m.id, 3, JSON.stringify(m).slice(0, 200));
+    c.destroy();
+  });
+
+  test('a message whose JSON alone needs more than the budget closes with 1013', async () => {
+    const ws = await welcomed();
+    ws.sendText('[' + '0,'.repeat(250000) + '0]');
+    const { code } = await ws.waitClose({ timeoutMs: 5000 });
+    assert.equal(code, 1013);
+    ws.destroy();
+    const again = await welcomed();
+    again.sendText(JSON.stringify({ id: 4, ...SERVER_INFO }));
+    assert.equal(JSON.parse((await again.nextMessage()).text).id, 4);
+    again.destroy();
+  });
+});
+
 describe('header timeout and per-address connection limit', () => {
   let srv;
   const open = [];

@@ -34,8 +34,9 @@ static void sending_rule_and_life(void **state)
   events_subscribe(ev, on_event, &c);
   struct topics *t = topics_new(ev, 1000);
   int64_t a, b;
-  assert_int_equal(topics_create(t, TOPIC_PROJECT, "UPLOAD", "Checkin", 5, -1, 9, true, &a), BH_OK);
-  assert_int_equal(topics_create(t, TOPIC_SERVER, "DOWNLOAD", "Download", -1, -1, 9, false, &b),
+  assert_int_equal(topics_create(t, TOPIC_PROJECT, "UPLOAD", "Checkin", 5, -1, 9, -1, true, &a),
+                   BH_OK);
+  assert_int_equal(topics_create(t, TOPIC_SERVER, "DOWNLOAD", "Download", -1, -1, 9, -1, false, &b),
                    BH_OK);
   assert_true(b > a);
   assert_int_equal(c.created, 2);

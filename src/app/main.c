@@ -94,6 +94,10 @@ static int serve(int argc, char **argv)
       config_print_example(stdout);
       return 0;
     }
+    if (strcmp(argv[i], "--print-access") == 0 || strcmp(argv[i], "--print-access-json") == 0) {
+      rpc_print_access(stdout, strcmp(argv[i], "--print-access-json") == 0);
+      return 0;
+    }
   }
   struct bh_config cfg;
   if (load_config(&cfg, argc, argv) != 0)

@@ -225,8 +225,8 @@ enum bh_err checkins_initiate(struct checkins *c, const struct actor *who, int64
   if (r) {
     rc = busy(why, r->topic_id);
   } else {
-    rc = topics_create(c->m->topics, TOPIC_PROJECT, "UPLOAD", "Checkin", poid, -1, who->uoid, true,
-                       topic_id);
+    rc = topics_create(c->m->topics, TOPIC_PROJECT, "UPLOAD", "Checkin", poid, -1, who->uoid,
+                       ACTOR_SOID(who), true, topic_id);
     if (rc == BH_OK &&
         !reservation_add(c, poid, *topic_id, now + c->m->cfg->checkin_initiate_timeout_s * 1000))
       rc = BH_NOMEM;
@@ -491,8 +491,19 @@ static enum bh_err commit_revision(struct checkin *ci, const char *hash, uint64_
                            .deserializer = (char *)ci->deserializer->class_name,
                            .header_json = header_json(ifc_reader_header(ci->reader), schema_id)};
   enum bh_err rc = store_begin(m->st);
+  bool deleted = false;
   if (rc == BH_OK) {
-    rc = store_next_oid(m->st, &r.roid);
+    /* deleteProject may have run while the file came in: no revision for a deleted project */
+    struct project_rec p;
+    rc = store_project_get(m->st, ci->poid, &p);
+    if (rc == BH_OK) {
+      deleted = p.state == STATE_DELETED;
+      project_rec_clear(&p);
+    }
+    if (rc == BH_OK && deleted)
+      rc = BH_STATE;
+    if (rc == BH_OK)
+      rc = store_next_oid(m->st, &r.roid);
     if (rc == BH_OK)
       rc = store_revision_max_number(m->st, ci->poid, &r.number);
     r.number++;
@@ -507,6 +518,8 @@ static enum bh_err commit_revision(struct checkin *ci, const char *hash, uint64_
   }
   free(r.header_json);
   free(tc);
+  if (deleted)
+    return fail(ci, BH_STATE, 0, "The project was deleted during the check-in");
   if (rc != BH_OK)
     return fail(ci, rc, 0, "Cannot save the revision: %s", bh_err_text(rc));
   ci->roid = r.roid;
@@ -781,8 +794,8 @@ enum bh_err checkin_start(struct checkins *c, const struct actor *who,
   } else if (r) {
     rc = busy(why, r->topic_id);
   } else {
-    rc = topics_create(m->topics, TOPIC_PROJECT, "UPLOAD", "Checkin", p->poid, -1, who->uoid, true,
-                       &ci->topic_id);
+    rc = topics_create(m->topics, TOPIC_PROJECT, "UPLOAD", "Checkin", p->poid, -1, who->uoid,
+                       ACTOR_SOID(who), true, &ci->topic_id);
     if (rc == BH_OK && !reservation_add(c, p->poid, ci->topic_id, 0))
       rc = BH_NOMEM;
   }

@@ -275,9 +275,15 @@ bool rpc_json_long(json_t *v, int64_t *out)
   case JSON_INTEGER:
     *out = json_integer_value(v);
     return true;
-  case JSON_REAL:
-    *out = (int64_t)json_real_value(v);
+  case JSON_REAL: {
+    /* a double outside int64's range (1e300, NaN) has no integer value: converting it is
+     * undefined behaviour, so it is no number here */
+    double d = json_real_value(v);
+    if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+      return false;
+    *out = (int64_t)d;
     return true;
+  }
   case JSON_STRING:
     /* BIMserver: "12" -> 12, text that is no number -> 0 */
     *out = strtoll(json_string_value(v), NULL, 10);
@@ -451,36 +457,6 @@ __attribute__((format(printf, 2, 3))) static json_t *fail_json(enum bh_err code,
   return exception_json(code, &why);
 }
 
-static enum bh_err check_auth(struct rpc_call *c, bool has_token)
-{
-  const struct actor *a = &c->actor;
-  switch (c->method->auth) {
-  case RPC_ANYONE:
-    return BH_OK;
-  case RPC_ANY:
-    if (!has_token)
-      return bh_fail(&c->why, BH_AUTH, "Authentication required for this call");
-    return BH_OK;
-  case RPC_USER:
-    if (!has_token)
-      return bh_fail(&c->why, BH_AUTH, "Authentication required for this call");
-    if (a->is_service)
-      return bh_fail(&c->why, BH_DENIED,
-                     "Real authentication required (this session has token authentication)");
-    return BH_OK;
-  case RPC_ADMIN:
-    if (!has_token)
-      return bh_fail(&c->why, BH_AUTH, "Authentication required for this call");
-    if (a->is_service)
-      return bh_fail(&c->why, BH_DENIED,
-                     "Real authentication required (this session has token authentication)");
-    if (a->type != USER_ADMIN)
-      return bh_fail(&c->why, BH_DENIED, "Administrator rights required for this call");
-    return BH_OK;
-  }
-  return BH_INTERNAL;
-}
-
 json_t *rpc_run_request(struct rpc *rpc, json_t *request, const char *token,
                         const struct rpc_origin *origin, unsigned *delay_ms)
 {
@@ -542,7 +518,7 @@ json_t *rpc_run_request(struct rpc *rpc, json_t *request, const char *token,
     rc = bh_fail(&c.why, BH_STATE,
                  "Call cannot be executed because the server is in NOT_SETUP mode");
   if (rc == BH_OK)
-    rc = check_auth(&c, has_token);
+    rc = rpc_access_check(&c, has_token);
   if (rc == BH_OK)
     rc = m->fn(&c);
   if (delay_ms)

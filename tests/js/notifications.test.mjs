@@ -226,7 +226,7 @@ describe('notifications to services', () => {
       { roid: subRev, extendedData: ed(await file(g)) });
     assert.match(exc.message, /No rights to write extended data to revision/);
     assert.match((await g.err('ServiceInterface', 'addExtendedDataToProject',
-      { poid: root.oid, extendedData: ed(await file(g)) })).message, /No rights to write extended data to project/);
+      { poid: root.oid, extendedData: ed(await file(g)) })).message, /Real authentication required/);
 
     // read extended data: only with readExtendedDataId
     const edid = (await a.svc('getAllExtendedDataOfRevision', { roid }))[0].oid;

@@ -630,10 +630,21 @@ enum bh_err push_endpoint_open(struct push *p, int64_t uoid, int64_t *id, struct
   pthread_mutex_unlock(&p->lock);
   if (!e)
     return bh_fail(why, BH_NOMEM, "Out of memory");
-  *id = e->id;
-  struct endpoint_rec r = {.id = e->id, .uoid = uoid, .created_ms = bh_now_ms()};
-  if (store_endpoint_add(p->m->st, &r) != BH_OK)
-    BH_LOG(BH_LOG_WARN, BH_C_WS, "endpoint %lld is not kept across a restart", (long long)*id);
+  int64_t new_id = e->id;
+  struct endpoint_rec r = {.id = new_id, .uoid = uoid, .created_ms = bh_now_ms()};
+  enum bh_err rc = store_endpoint_add(p->m->st, &r);
+  if (rc != BH_OK) {
+    /* an id that could not be stored would not survive a restart: give none (disk full) */
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->n; i++)
+      if (p->v[i]->id == new_id) {
+        endpoint_remove_at(p, i);
+        break;
+      }
+    pthread_mutex_unlock(&p->lock);
+    return bh_fail(why, rc, "Cannot store the endpoint: %s", bh_err_text(rc));
+  }
+  *id = new_id;
   return BH_OK;
 }
 

@@ -253,7 +253,14 @@ static enum bh_err svc_update_revision(struct rpc_call *c)
 
 static enum bh_err plugin_result(struct rpc_call *c, const struct plugin_def *p)
 {
-  return p ? rpc_ok(c, sobj_plugin_config(c->m, c->actor.uoid, p)) : BH_OK; /* null: {} */
+  if (!p)
+    return BH_OK; /* null: {} */
+  /* the configuration's oid is made on first use: a full disk fails here, not for memory */
+  int64_t oid;
+  enum bh_err rc = plugin_config_oid(c->m, c->actor.uoid, p, &oid);
+  if (rc != BH_OK)
+    return bh_fail(&c->why, rc, "Cannot store the plugin configuration: %s", bh_err_text(rc));
+  return rpc_ok(c, sobj_plugin_config(c->m, c->actor.uoid, p));
 }
 
 static enum bh_err by_oid(struct rpc_call *c, bool serializer)

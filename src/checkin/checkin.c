@@ -179,7 +179,7 @@ static enum bh_err check_project(struct model *m, const struct actor *who, int64
   enum bh_err rc = project_get_readable(m, who, poid, p, why);
   if (rc != BH_OK)
     return rc;
-  if (!actor_may_checkin(who, poid)) {
+  if (!actor_may_checkin(m, who, poid)) {
     project_rec_clear(p);
     return bh_fail(why, BH_DENIED, "No rights to checkin to this project (%lld, %lld)",
                    (long long)poid, (long long)who->grant.write_poid);

@@ -192,6 +192,11 @@ void upload_file_begin(struct upload *u, const char *filename, const char *conte
     return;
   const char *action = u->fields[F_ACTION];
   if (action && strcmp(action, "file") == 0) {
+    /* the rule of uploadFile (any user but READ_ONLY) for the same thing over /upload */
+    if (u->actor.type == USER_READ_ONLY) {
+      upload_fail(u, BH_DENIED, "Read-only users cannot change anything");
+      return;
+    }
     u->file_name = strdup(filename ? filename : "file");
     u->mime = strdup(content_type ? content_type : "application/octet-stream");
     if (blob_writer_new(u->rpc->model.blobs, (uint64_t)u->rpc->cfg->max_upload_bytes, &u->bw) !=

@@ -148,7 +148,7 @@ enum bh_err service_grant_load(struct model *m, int64_t soid, int64_t roid, int 
 /* Each is true for any actor that is not a service; for a service, what §8.5 grants. */
 bool actor_may_read_revision(struct model *m, const struct actor *who,
                              const struct revision_rec *r);
-bool actor_may_checkin(const struct actor *who, int64_t poid);
+bool actor_may_checkin(struct model *m, const struct actor *who, int64_t poid);
 /* Whether who made what (owner_soid -1: a user's own session made it) or is a real
  * administrator. A service token owns only what its own service made, never its owner's. */
 bool actor_owns(const struct actor *who, int64_t owner_uoid, int64_t owner_soid);

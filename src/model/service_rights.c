@@ -78,9 +78,14 @@ bool actor_may_read_revision(struct model *m, const struct actor *who, const str
   return root != -1 && root == project_root(m, r->poid);
 }
 
-bool actor_may_checkin(const struct actor *who, int64_t poid)
+bool actor_may_checkin(struct model *m, const struct actor *who, int64_t poid)
 {
-  return !who->is_service || (who->grant.write_poid != -1 && who->grant.write_poid == poid);
+  if (!who->is_service)
+    return true;
+  /* writeRevisionId is whatever the service's maker typed: the token stays in its tree */
+  int64_t root = project_root(m, who->grant.poid);
+  return who->grant.write_poid != -1 && who->grant.write_poid == poid && root != -1 &&
+         root == project_root(m, poid);
 }
 
 bool actor_owns(const struct actor *who, int64_t owner_uoid, int64_t owner_soid)

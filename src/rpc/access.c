@@ -203,7 +203,7 @@ static enum bh_err check_grant(struct rpc_call *c, const struct target *t)
     return ok ? BH_OK : bh_fail(&c->why, BH_DENIED, "No rights to download revision");
   }
   case RPC_SVC_WRITE_REVISION:
-    return actor_may_checkin(a, t->poid)
+    return actor_may_checkin(c->m, a, t->poid)
                ? BH_OK
                : bh_fail(&c->why, BH_DENIED, "No rights to checkin to this project (%lld, %lld)",
                          (long long)t->poid, (long long)g->write_poid);

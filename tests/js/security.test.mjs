@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { api, fetchBytes, loginToken, pluginOids } from './lib/checkin.mjs';
+import { api, checkinParts, fetchBytes, loginToken, pluginOids, postUpload } from './lib/checkin.mjs';
 import { postJson } from './lib/client.mjs';
 import { startReceiver } from './lib/receiver.mjs';
 import { ADMIN_PASSWORD, ADMIN_USER, startServer } from './lib/server.mjs';
@@ -204,6 +204,23 @@ describe('security regressions', () => {
     await sleep(300);
     assert.equal(receiver.got.length, n, 'no token went out for the read-only user');
     assert.equal((await a.svc('getAllExtendedDataOfRevision', { roid })).length, 0);
+  });
+
+  test('/upload keeps the same rules: READ_ONLY stores no file, a token checks in only where its grant says', async () => {
+    const reader = users.reader.api;
+    const alice = users.alice.api;
+    const p = await project('upload-rules', ['reader', 'alice']);
+    const other = await project('upload-other', ['alice']);
+    const r1 = await postUpload(srv.url, [{ name: 'action', value: 'file' }, { name: 'token', value: reader.token },
+      { name: 'file', filename: 'x.txt', data: Buffer.from('x') }]);
+    assert.match(r1.text, /Read-only users cannot/);
+    const roid = await checkin(alice, p.oid);
+    // writeRevisionId names a project outside the service's tree: its token may not check in there
+    const { token } = await serviceToken(alice, p.oid, roid, { writeRevisionId: other.oid });
+    const d = (await alice.svc('getDeserializerByName', { deserializerName: 'Ifc2x3tc1 (Streaming)' })).oid;
+    const r2 = await postUpload(srv.url, checkinParts({ token, deserializerOid: d, poid: other.oid, data: IFC }));
+    assert.match(r2.text, /No rights to checkin to this project/);
+    assert.equal((await alice.svc('getAllRevisionsOfProject', { poid: other.oid })).length, 0);
   });
 
   test('getProgress of another project\'s check-in is refused and not listed', async () => {

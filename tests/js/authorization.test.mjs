@@ -328,7 +328,10 @@ describe('authorization matrix: every method as every kind of caller', () => {
       const row = { ...r, params: metaParams.get(`${r.interface}.${r.method}`) };
       for (const caller of callers) {
         let token = caller.token;
-        if (row.method === 'logout' && caller.user) token = await loginToken(srv.url, caller.user.username, caller.user.password);
+        // these end sessions (an admin's password change ends all of the user's): a fresh one
+        if ((row.method === 'logout' || row.method === 'changePassword') && caller.user) {
+          token = await loginToken(srv.url, caller.user.username, caller.user.password);
+        }
         const params = await paramsFor(row, caller);
         if (row.method === 'changePassword' && caller.user) {
           params.oldPassword = caller.user.password;

@@ -11,7 +11,7 @@
 
 #include "common/bh_log.h"
 #include "config/config.h"
-#include "notify/ssrf.h"
+#include "outbound/ssrf.h"
 
 struct body {
   char *p;

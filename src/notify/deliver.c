@@ -22,8 +22,8 @@
 #include "model/events.h"
 #include "model/model.h"
 #include "notify/backoff.h"
-#include "notify/callout.h"
 #include "notify/sign.h"
+#include "outbound/outbound.h"
 
 #define LOOKAHEAD 64            /* pending rows held per service beyond its requests in flight */
 #define RESPONSE_LOG_BYTES 4096 /* of each answer, kept in the delivery log */
@@ -58,7 +58,7 @@ struct svc {
   bool reset;                      /* reload the service and its window from the start */
   atomic_int in_flight;            /* also read by deliverer_service_info() */
   atomic_int consecutive_failures; /* likewise */
-  struct curl_slist *pin;          /* CURLOPT_RESOLVE entry of the checked address */
+  struct outbound_target *pin;     /* the checked address of <url>/json */
   int64_t pin_until_ms;
   char pin_url[512];
 };
@@ -68,6 +68,7 @@ struct job {
   size_t item_id; /* delivery id, to find the item after the window moved */
   struct delivery_rec d;
   CURL *h;
+  struct outbound_target *target; /* held while the request is open */
   struct curl_slist *headers;
   char *body;
   char *resp;
@@ -135,7 +136,7 @@ static void svc_free(struct svc *s)
     sodium_memzero(s->secret, strlen(s->secret));
   free(s->secret);
   free(s->old_secret);
-  curl_slist_free_all(s->pin);
+  outbound_target_release(s->pin);
   free(s);
 }
 
@@ -353,6 +354,7 @@ static void job_free(struct lane *d, struct job *j)
   else if (j->h)
     curl_easy_cleanup(j->h);
   curl_slist_free_all(j->headers);
+  outbound_target_release(j->target);
   free(j->body);
   free(j->resp);
   sodium_memzero(j->token, sizeof j->token);
@@ -401,16 +403,20 @@ static char *build_body(const struct svc *s, const struct delivery_rec *r, const
   return text;
 }
 
+/* The service's checked address, resolved again after PIN_TTL_MS or when its URL changed. */
 static bool svc_pin(struct lane *d, struct svc *s, int64_t now, char *err, size_t errlen)
 {
   if (s->pin && now < s->pin_until_ms && strcmp(s->pin_url, s->url) == 0)
     return true;
-  curl_slist_free_all(s->pin);
+  outbound_target_release(s->pin); /* open requests hold their own reference */
   s->pin = NULL;
-  char url[600];
-  snprintf(url, sizeof url, "%s", s->url);
+  char url[OUTBOUND_URL_MAX + 8];
+  size_t bl = strlen(s->url);
+  while (bl > 0 && s->url[bl - 1] == '/')
+    bl--;
+  snprintf(url, sizeof url, "%.*s/json", (int)bl, s->url);
   struct bh_why why = {0};
-  if (callout_pin(d->cfg, url, &s->pin, &why) != BH_OK) {
+  if (outbound_target_new(d->cfg, url, "delivery", &s->pin, &why) != BH_OK) {
     snprintf(err, errlen, "%s", why.text);
     return false;
   }
@@ -436,11 +442,7 @@ static bool job_prepare(struct lane *d, struct job *j, const char *api_url, int6
   }
   if (!svc_pin(d, s, now, j->err, sizeof j->err))
     return false;
-  char url[2048];
-  size_t bl = strlen(s->url);
-  while (bl > 0 && s->url[bl - 1] == '/')
-    bl--;
-  snprintf(url, sizeof url, "%.*s/json", (int)bl, s->url);
+  j->target = outbound_target_retain(s->pin);
 
   char id[64], hdr[600], sig[2 * SIGN_SIGNATURE_MAX + 2];
   deliverer_message_id(d->m, j->d.id, id);
@@ -461,11 +463,7 @@ static bool job_prepare(struct lane *d, struct job *j, const char *api_url, int6
   h = curl_slist_append(h, hdr);
   j->headers = h;
   CURL *c = j->h;
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_RESOLVE, s->pin);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  outbound_setup(c, j->target); /* URL, pinned address, connect-time check, no redirects */
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)d->cfg->service_connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)d->cfg->service_timeout_ms);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, j->headers);
@@ -474,7 +472,6 @@ static bool job_prepare(struct lane *d, struct job *j, const char *api_url, int6
   curl_easy_setopt(c, CURLOPT_WRITEDATA, j);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, j->err);
   curl_easy_setopt(c, CURLOPT_PRIVATE, j);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "bimhub/" BH_VERSION);
   return true;
 }
 

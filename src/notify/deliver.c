@@ -74,6 +74,7 @@ struct job {
   char *resp;
   size_t resp_len;
   bool resp_too_big;
+  bool sent; /* handed to curl (else it failed before: j->err says why) */
   int64_t start_ms;
   char err[CURL_ERROR_SIZE];
   char token[SERVICE_TOKEN_TEXT_LEN + 1];
@@ -513,8 +514,15 @@ static void decide(struct lane *d, struct job *j, CURLcode cr, int64_t now, stru
   if (cr != CURLE_OK) {
     if (j->resp_too_big)
       snprintf(err, sizeof err, "The answer is larger than %d bytes", RESPONSE_READ_MAX);
-    else
+    else if (!j->sent)
       snprintf(err, sizeof err, "%s", j->err[0] ? j->err : curl_easy_strerror(cr));
+    else {
+      /* libcurl's words tell a closed port from a silent one: the log has them, the
+       * delivery log (read by the service's owner) the outbound guard's one error */
+      BH_LOG(BH_LOG_WARN, BH_C_NOTIFY, "delivery %lld to service %lld: %s", (long long)j->d.id,
+             (long long)j->svc->soid, j->err[0] ? j->err : curl_easy_strerror(cr));
+      snprintf(err, sizeof err, "%s", OUTBOUND_UNREACHABLE);
+    }
   } else if (status >= 200 && status < 300) {
     json_t *reply = json_loadb(j->resp ? j->resp : "", j->resp_len, 0, NULL);
     json_t *resp = json_object_get(reply, "response");
@@ -737,6 +745,7 @@ static int64_t start_due(struct lane *d, int64_t now)
                         j->token);
     bool ready = api_url && job_prepare(d, j, api_url, now);
     if (ready && curl_multi_add_handle(d->multi, j->h) == CURLM_OK) {
+      j->sent = true;
       j->next = d->jobs;
       j->prev = NULL;
       if (d->jobs)

@@ -75,6 +75,17 @@ async function startNotHttp({ silent = false } = {})
   };
 }
 
+/** An SService for addServiceToProject, at url. */
+function sService(url, name)
+{
+  return {
+    __type: 'SService', name, serviceName: name, serviceIdentifier: SERVICE_ID, providerName: 'ACME',
+    url, token: 'T', notificationProtocol: 'JSON', description: '', trigger: 'NEW_REVISION',
+    readRevision: true, readExtendedDataId: -1, writeRevisionId: -1, writeExtendedDataId: -1,
+    profileIdentifier: 'default', profileName: 'Default', profileDescription: '', profilePublic: true,
+  };
+}
+
 /** A bimhub with its admin and the helpers the tests share. */
 async function setup(args)
 {
@@ -234,6 +245,31 @@ describe('outbound: no port-state oracle (--service-allow 127.0.0.0/8)', () => {
       }
     }
   });
+
+  test('notifications: the delivery log records the same error for a closed, a non-HTTP and a silent port', async () => {
+    const closed = await refusedPort();
+    const p = await e.project();
+    const soids = {};
+    for (const [what, url] of [['closed', `http://127.0.0.1:${closed}`], ['not HTTP', `http://127.0.0.1:${ssh.port}`],
+      ['silent', `http://127.0.0.1:${mute.port}`], ['link-local', 'http://169.254.169.254']]) {
+      soids[what] = await e.a.svc('addServiceToProject', { poid: p.oid, sService: sService(url, what) });
+    }
+    const des = (await pluginOids(e.a)).des['Ifc2x3tc1 (Streaming)'];
+    const st = await e.a.svc('checkinSync', { poid: p.oid, comment: 'c', deserializerOid: des, fileSize: IFC.length,
+      fileName: 'm.ifc', data: IFC.toString('base64'), merge: false });
+    assert.equal(st.state, 'FINISHED', JSON.stringify(st));
+    for (const [what, soid] of Object.entries(soids)) {
+      const end = Date.now() + 10000;
+      let d;
+      while (Date.now() < end) {
+        [d] = await e.a.call('DeliveryInterface', 'listDeliveries', { soid });
+        if (d && d.attempts >= 1) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(d && d.attempts >= 1, `${what}: no attempt recorded: ${JSON.stringify(d)}`);
+      assert.equal(d.lastError, UNREACHABLE, `${what}: ${JSON.stringify(d)}`);
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------
@@ -356,11 +392,7 @@ describe('outbound: a service at an IPv6 literal (--service-allow ::1/128)', () 
 
   test('a service at http://[::1]:PORT gets its newRevision notification', async () => {
     const p = await e.project();
-    await e.a.svc('addServiceToProject', { poid: p.oid, sService: {
-      __type: 'SService', name: 'v6', serviceName: 'v6', serviceIdentifier: SERVICE_ID, providerName: 'ACME',
-      url: e.v6url, token: 'T', notificationProtocol: 'JSON', description: '', trigger: 'NEW_REVISION',
-      readRevision: true, readExtendedDataId: -1, writeRevisionId: -1, writeExtendedDataId: -1,
-      profileIdentifier: 'default', profileName: 'Default', profileDescription: '', profilePublic: true } });
+    await e.a.svc('addServiceToProject', { poid: p.oid, sService: sService(e.v6url, 'v6') });
     const des = (await pluginOids(e.a)).des['Ifc2x3tc1 (Streaming)'];
     const st = await e.a.svc('checkinSync', { poid: p.oid, comment: 'v6', deserializerOid: des, fileSize: IFC.length,
       fileName: 'm.ifc', data: IFC.toString('base64'), merge: false });

@@ -88,6 +88,8 @@ static const struct cfg_opt cfg_opts[] = {
             "checkinFromUrl: the whole transfer may take this long"),
     INT_OPT("fetch_connect_timeout_s", fetch_connect_timeout_s, 1, 600, 10,
             "checkinFromUrl: connecting may take this long"),
+    INT_OPT("fetch_max_redirects", fetch_max_redirects, 0, 20, 5,
+            "checkinFromUrl: redirects followed, each checked like the first URL"),
     INT_OPT("service_connect_timeout_ms", service_connect_timeout_ms, 100, 600000, 5000,
             "connecting to a remote service may take this long"),
     INT_OPT("service_timeout_ms", service_timeout_ms, 100, 3600000, 10000,
@@ -95,8 +97,8 @@ static const struct cfg_opt cfg_opts[] = {
     INT_OPT("service_max_response_bytes", service_max_response_bytes, 1024, 1 << 30, 1 << 20,
             "largest answer read from a remote service"),
     STR_OPT("service_allow", service_allow, "127.0.0.0/8,::1/128",
-            "loopback and private CIDRs remote services may be at (public addresses always "
-            "are; link-local, multicast and reserved never)"),
+            "loopback and private CIDRs remote services and checkinFromUrl may reach (public "
+            "addresses always; link-local, multicast and reserved never)"),
     INT_OPT("service_token_lifetime_s", service_token_lifetime_s, 60, INT64_C(365) * 86400, 86400,
             "lifetime of the token sent with each notification"),
     INT_OPT("service_secret_overlap_s", service_secret_overlap_s, 0, INT64_C(30) * 86400, 86400,

@@ -48,11 +48,12 @@ struct bh_config {
   int64_t max_download_data_bytes;    /* largest model getDownloadData returns in Base64 */
   int64_t fetch_timeout_s;            /* checkinFromUrl: whole transfer */
   int64_t fetch_connect_timeout_s;
+  int64_t fetch_max_redirects; /* each hop through the outbound guard */
   /* remote services */
   int64_t service_connect_timeout_ms;
   int64_t service_timeout_ms; /* a whole call to a service */
   int64_t service_max_response_bytes;
-  char *service_allow;                  /* CIDRs of loopback/private addresses services may have */
+  char *service_allow;                  /* loopback/private CIDRs outbound requests may reach */
   int64_t service_token_lifetime_s;     /* tokens handed out with notifications */
   int64_t service_secret_overlap_s;     /* a rotated secret keeps signing this long */
   int64_t service_extdata_new_revision; /* 1: also newRevision after newExtendedDataOnRevision */

@@ -46,8 +46,13 @@ static const struct cfg_opt cfg_opts[] = {
     STR_OPT("log_level", log_level, "info", "debug, info, warn, error or off"),
     INT_OPT("max_json_body_bytes", max_json_body_bytes, 1024, INT64_C(1) << 40, 64 << 20,
             "largest /json request body"),
+    INT_OPT("http_body_budget_bytes", http_body_budget_bytes, 1 << 20, INT64_C(1) << 42, 512 << 20,
+            "memory for all buffered /json bodies and their parsed JSON together (over it: 503 "
+            "with Retry-After)"),
     INT_OPT("ws_max_message_bytes", ws_max_message_bytes, 1024, 1 << 30, 1 << 20,
             "largest /stream message from a client (larger: close 1009)"),
+    INT_OPT("ws_max_message_frames", ws_max_message_frames, 1, 1 << 24, 1024,
+            "frames one /stream message from a client may come in (more: close 1009)"),
     INT_OPT("ws_queue_max_bytes", ws_queue_max_bytes, 4096, 1 << 30, 1 << 20,
             "bytes queued to one /stream client before it is closed (1008)"),
     INT_OPT("ws_queue_max_frames", ws_queue_max_frames, 16, 1000000, 1000,
@@ -57,6 +62,11 @@ static const struct cfg_opt cfg_opts[] = {
             "open HTTP and /stream connections at most"),
     INT_OPT("http_idle_timeout_s", http_idle_timeout_s, 1, 86400, 60,
             "close an idle HTTP keep-alive connection after this long"),
+    INT_OPT("http_header_timeout_s", http_header_timeout_s, 1, 3600, 10,
+            "close a new connection that has not sent its request headers after this long"),
+    INT_OPT("http_per_ip_connection_limit", http_per_ip_connection_limit, 0, 1000000, 256,
+            "open connections from one client address at most (0: no limit; behind a proxy "
+            "every client has the proxy's address)"),
     INT_OPT("http_connection_memory_bytes", http_connection_memory_bytes, 4096, 1 << 20, 16384,
             "memory for one connection's request line and headers (also kept by each /stream "
             "socket)"),
@@ -68,6 +78,9 @@ static const struct cfg_opt cfg_opts[] = {
             "/stream endpoints one user may hold, connected or waiting for a resume"),
     INT_OPT("max_registrations_per_endpoint", max_registrations_per_endpoint, 1, 1000000, 1000,
             "notification registrations of one endpoint"),
+    INT_OPT("max_topics_per_user", max_topics_per_user, 1, 1000000, 1000,
+            "progress topics one user may hold (registerProgressTopic and downloads; ended ones "
+            "count until cleaned up or expired)"),
     INT_OPT("endpoint_history_frames", endpoint_history_frames, 0, 1000000, 1000,
             "pushes kept per endpoint so a client that reconnects misses nothing"),
     INT_OPT("endpoint_history_s", endpoint_history_s, 1, 86400 * 7, 600,
@@ -361,6 +374,12 @@ int config_finish(struct bh_config *cfg, char *err, size_t errlen)
       strncmp(cfg->public_url, "https://", 8) != 0) {
     set_err(err, errlen, "public_url must start with http:// or https://, not '%s'",
             cfg->public_url);
+    return -1;
+  }
+  if (cfg->http_body_budget_bytes < cfg->max_json_body_bytes) {
+    set_err(err, errlen,
+            "http_body_budget_bytes (%lld) must be at least max_json_body_bytes (%lld)",
+            (long long)cfg->http_body_budget_bytes, (long long)cfg->max_json_body_bytes);
     return -1;
   }
   struct backoff_schedule sched;

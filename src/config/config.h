@@ -19,18 +19,23 @@ struct bh_config {
   char *log_level;
   /* limits */
   int64_t max_json_body_bytes;
+  int64_t http_body_budget_bytes; /* all buffered bodies and their JSON, all connections */
   int64_t ws_max_message_bytes;
   int64_t ws_queue_max_bytes;
   int64_t ws_queue_max_frames;
+  int64_t ws_max_message_frames; /* frames of one fragmented message from a client */
   int64_t http_threads;
   int64_t http_connection_limit;
   int64_t http_idle_timeout_s;
+  int64_t http_header_timeout_s;        /* a new connection must send its headers within */
+  int64_t http_per_ip_connection_limit; /* 0: none */
   int64_t http_connection_memory_bytes;
   int64_t rpc_workers;
   int64_t ws_ping_interval_s; /* server pings on /stream */
   int64_t ws_idle_timeout_s;  /* close a /stream client silent this long */
   int64_t max_endpoints_per_user;
   int64_t max_registrations_per_endpoint;
+  int64_t max_topics_per_user;     /* progress topics a user may hold */
   int64_t endpoint_history_frames; /* pushes kept per endpoint for a resume */
   int64_t endpoint_history_s;      /* and for how long; a detached endpoint lives as long */
   /* auth */

@@ -89,6 +89,7 @@ struct ws_session {
   bool has_job;                     /* a uv_work_t refers to this session */
   bool is_close_queued;             /* our close frame waits in wslay's queue */
   bool is_peer_gone;                /* recv saw the end of the stream or an error */
+  int64_t msg_frames;               /* frames of the data message being received */
   struct ws_msg *in_head, *in_tail; /* inbox, bounded by ws_queue_max_* */
   size_t in_count, in_bytes;
   struct ws_session *conn_next; /* chain of hub->by_conn */
@@ -260,13 +261,27 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
 }
 
 /* A close frame's body is empty or at least a 2-byte code (RFC 6455 §5.5.1); wslay would
- * take one byte as "no code" and echo it. */
+ * take one byte as "no code" and echo it. A data message may come in at most
+ * ws_max_message_frames frames: wslay keeps a piece of memory per frame, even an empty one,
+ * so the byte limit alone does not bound it. Past the limit: 1009, "a message that is too
+ * big for it to process" (§7.4.1), as for too many bytes; reading stops as wslay does for
+ * its own 1009. */
 static void ws_frame_start_cb(wslay_event_context_ptr ctx,
                               const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
 {
-  (void)user;
+  struct ws_session *s = user;
   if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->payload_length == 1)
     wslay_event_queue_close(ctx, WSLAY_CODE_PROTOCOL_ERROR, NULL, 0);
+  if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME)
+    s->msg_frames = 1;
+  else if (arg->opcode == WSLAY_CONTINUATION_FRAME)
+    s->msg_frames++;
+  if (s->msg_frames > s->hub->cfg->ws_max_message_frames && !session_is_closing(s)) {
+    BH_LOG(BH_LOG_INFO, BH_C_WS, "session %s: message in more than %lld frames, closing", s->peer,
+           (long long)s->hub->cfg->ws_max_message_frames);
+    ws_session_close(s, WSLAY_CODE_MESSAGE_TOO_BIG);
+    wslay_event_shutdown_read(ctx);
+  }
 }
 
 /* --- stream_handle() pipeline --------------------------------------------------------- */
@@ -438,16 +453,18 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
 
 /* --- polling ------------------------------------------------------------------------- */
 
-/* Reads and drops what the peer sent after wslay stopped reading. Closing a socket with
- * unread bytes makes the kernel send a reset, and a reset can destroy our close frame in
- * the peer's receive buffer before the peer reads it. */
-static void session_drain(struct ws_session *s)
+/* Reads and drops what the peer sent after wslay stopped reading; true once the peer has
+ * ended (or the socket failed). Closing a socket with unread bytes, or before a peer that
+ * is still sending stops, makes the kernel send a reset, and a reset can destroy our close
+ * frame in the peer's receive buffer before the peer reads it. */
+static bool session_drain(struct ws_session *s)
 {
   char junk[4096];
   ssize_t n;
   do
     n = recv(s->fd, junk, sizeof junk, 0);
   while (n > 0 || (n < 0 && errno == EINTR));
+  return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 /* Matches the poll to what wslay wants; ends the session when it wants nothing. */
@@ -475,9 +492,11 @@ static void session_update(struct ws_session *s)
       session_kill(s); /* close handshake done, or I/O failed */
       return;
     }
-    /* wslay failed the connection (1007, 1009, protocol error) and stopped reading: wait
-     * for the peer's answer, drop it, then close. */
+    /* wslay failed the connection (1007, 1009, protocol error) and stopped reading: tell
+     * the peer we are done sending, drop what it still sends until it ends (close_wait
+     * bounds that), then close. */
     s->is_draining = true;
+    shutdown(s->fd, SHUT_WR);
     want = UV_READABLE;
   }
   /* Bounded wait for the flush and for the peer's close frame. */
@@ -504,8 +523,8 @@ static void session_polled(uv_poll_t *p, int status, int events)
     return;
   }
   if (s->is_draining) {
-    session_drain(s);
-    session_kill(s);
+    if (session_drain(s))
+      session_kill(s);
     return;
   }
   int rc = (events & UV_READABLE) ? wslay_event_recv(s->ctx) : 0;

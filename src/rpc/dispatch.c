@@ -84,8 +84,12 @@ enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store 
   if (rc == BH_OK)
     rc = events_subscribe(ev, on_event, rpc);
   if (rc == BH_OK) {
-    rpc->throttle =
-        throttle_new((unsigned)cfg->login_fail_delay_ms, (unsigned)cfg->login_fail_delay_max_ms);
+    struct throttle_limits lim = {.base_ms = (unsigned)cfg->login_fail_delay_ms,
+                                  .max_ms = (unsigned)cfg->login_fail_delay_max_ms,
+                                  .user_max = (unsigned)cfg->login_max_failures,
+                                  .addr_max = (unsigned)cfg->login_max_failures_per_address,
+                                  .window_ms = cfg->login_failure_window_s * 1000};
+    rpc->throttle = throttle_new(&lim);
     if (!rpc->throttle)
       rc = BH_NOMEM;
   }

@@ -1,0 +1,175 @@
+// Sessions and secrets at rest (issue #16, findings 7, 8 and 9): a password change or a
+// logout ends sessions and closes their /stream sockets; the data dir and its files are
+// private whatever the umask, and a copy of the database opens no session; login attempts
+// are limited per user name and per address, counting every call of a `requests` envelope
+// and parallel requests.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { api, loginToken, pluginOids } from './lib/checkin.mjs';
+import { rpc } from './lib/client.mjs';
+import { ADMIN_PASSWORD, ADMIN_USER, startServer } from './lib/server.mjs';
+import { checkinSyncB64, rawEndpoint, reg, sleep, withTimeout } from './lib/stream-client.mjs';
+
+const TOO_MANY = /^Too many failed login attempts, try again in \d+ s$/;
+
+async function addUser(a, username, password, type = 'USER')
+{
+  const u = await a.svc('addUserWithPassword', {
+    username, password, name: username, type, selfRegistration: false, resetUrl: '',
+  });
+  return u.oid;
+}
+
+/** A /stream endpoint of token that hears the user's new server topics. */
+async function listening(url, token)
+{
+  const r = await rawEndpoint(url, token);
+  assert.ok(r.ep >= 2, `endpoint reply ${JSON.stringify(r.reply)}`);
+  await reg(api(url, token), 'registerChangeProgressOnServer', { endPointId: r.ep });
+  return r;
+}
+
+/** The close of a socket the server must end: {code, description}. */
+function closedBy(r, what, ms = 5000)
+{
+  return withTimeout(r.s.closed, ms, `${what}: the server did not close the socket`);
+}
+
+async function tokenWorks(url, token)
+{
+  const r = await rpc(url, 'AuthInterface', 'getLoggedInUser', {}, token);
+  return Boolean(r.response && r.response.result && r.response.result.oid);
+}
+
+/** POST /json from a chosen loopback source address. */
+function postFrom(url, localAddress, body)
+{
+  const u = new URL(`${url}/json`);
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: u.hostname, port: u.port, path: u.pathname, method: 'POST', localAddress,
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) },
+    }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { data += d; });
+      res.on('end', () => resolve(JSON.parse(data)));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+const loginReq = (username, password) =>
+  ({ interface: 'AuthInterface', method: 'login', parameters: { username, password } });
+
+async function login1(url, username, password, from = '127.0.0.1')
+{
+  return (await postFrom(url, from, { request: loginReq(username, password) })).response;
+}
+
+describe('login attempt limits', () => {
+  let srv;
+  let a;
+
+  before(async () => {
+    srv = await startServer({
+      args: ['--login-max-failures', '10', '--login-max-failures-per-address', '40',
+        '--login-failure-window-s', '600'],
+    });
+    a = api(srv.url, await loginToken(srv.url, ADMIN_USER, ADMIN_PASSWORD));
+    for (const u of ['env', 'par', 'other', 'x1', 'x2', 'x3', 'x4', 'x5']) {
+      await addUser(a, `${u}@bimhub.test`, `${u}-pw-1`);
+    }
+  });
+  after(async () => {
+    if (srv) await srv.stop();
+  });
+
+  test('a requests envelope of 30 wrong passwords then the right one gets no token', async () => {
+    const requests = [];
+    for (let i = 0; i < 30; i++) requests.push(loginReq('env@bimhub.test', `guess-${i}`));
+    requests.push(loginReq('env@bimhub.test', 'env-pw-1'));
+    const t0 = Date.now();
+    const r = await postFrom(srv.url, '127.0.0.2', { requests });
+    const took = Date.now() - t0;
+    assert.equal(r.responses.length, 31);
+    const msgs = r.responses.map((x) => (x.exception ? x.exception.message : `TOKEN ${x.result}`));
+    assert.equal(msgs.filter((m) => m === 'Invalid username/password combination').length, 10,
+      `answers: ${JSON.stringify(msgs)}`);
+    for (const m of msgs.slice(10)) assert.match(m, TOO_MANY);
+    assert.ok(took < 15000, `answered in ${took} ms`);
+    // the user stays locked for a single login too, with the right password
+    assert.match((await login1(srv.url, 'env@bimhub.test', 'env-pw-1', '127.0.0.3')).exception.message, TOO_MANY);
+  });
+
+  test('parallel logins are counted as they start: no more than the limit get a password check', async () => {
+    const wrong = Promise.all(Array.from({ length: 40 }, (_, i) =>
+      login1(srv.url, 'par@bimhub.test', `guess-${i}`, '127.0.0.4')));
+    // sent while the 40 answers are still held back: the right password comes too late
+    await sleep(300);
+    const right = await login1(srv.url, 'par@bimhub.test', 'par-pw-1', '127.0.0.4');
+    const replies = await wrong;
+    const checked = replies.filter((x) => x.exception.message === 'Invalid username/password combination');
+    const refused = replies.filter((x) => TOO_MANY.test(x.exception.message));
+    assert.ok(checked.length <= 10, `${checked.length} of 40 parallel logins had their password checked`);
+    assert.equal(checked.length + refused.length, 40);
+    assert.ok(right.exception && TOO_MANY.test(right.exception.message),
+      `the right password after the limit: ${JSON.stringify(right)}`);
+  });
+
+  test('another user is not locked out by one user\'s failures; the address limit counts them all', async () => {
+    const from = '127.0.0.5';
+    await postFrom(srv.url, from,
+      { requests: Array.from({ length: 12 }, (_, i) => loginReq('x1@bimhub.test', `nope-${i}`)) });
+    assert.match((await login1(srv.url, 'x1@bimhub.test', 'x1-pw-1', from)).exception.message, TOO_MANY);
+    assert.equal(typeof (await login1(srv.url, 'other@bimhub.test', 'other-pw-1', from)).result, 'string',
+      'another user from the same address logs in');
+    // 10 counted failures of x1 so far from this address; 30 more over other names reach 40
+    const requests = [];
+    for (const u of ['x2', 'x3', 'x4']) for (let i = 0; i < 10; i++) requests.push(loginReq(`${u}@bimhub.test`, `n-${i}`));
+    await postFrom(srv.url, from, { requests });
+    const blocked = await login1(srv.url, 'x5@bimhub.test', 'x5-pw-1', from);
+    assert.match(blocked.exception && blocked.exception.message, TOO_MANY, 'the address is over its limit');
+    assert.equal(typeof (await login1(srv.url, 'x5@bimhub.test', 'x5-pw-1', '127.0.0.6')).result, 'string',
+      'another address is not');
+  });
+
+});
+
+describe('login attempt limits: the window', () => {
+  const WINDOW_S = 2;
+  let srv;
+
+  before(async () => {
+    srv = await startServer({ args: ['--login-max-failures', '10', '--login-failure-window-s', String(WINDOW_S)] });
+    const a = api(srv.url, await loginToken(srv.url, ADMIN_USER, ADMIN_PASSWORD));
+    await addUser(a, 'win@bimhub.test', 'win-pw-1');
+  });
+  after(async () => {
+    if (srv) await srv.stop();
+  });
+
+  test('after the window a login works again, and a success clears the user\'s count', async () => {
+    const from = '127.0.0.7';
+    const fail = (n, tag) => postFrom(srv.url, from,
+      { requests: Array.from({ length: n }, (_, i) => loginReq('win@bimhub.test', `${tag}-${i}`)) });
+    await fail(10, 'w');
+    const locked = await login1(srv.url, 'win@bimhub.test', 'win-pw-1', from);
+    assert.match(locked.exception.message, TOO_MANY);
+    const n = Number(/in (\d+) s/.exec(locked.exception.message)[1]);
+    assert.ok(n >= 1 && n <= WINDOW_S, `try again in ${n} s`);
+    await sleep(WINDOW_S * 1000 + 300);
+    assert.equal(typeof (await login1(srv.url, 'win@bimhub.test', 'win-pw-1', from)).result, 'string');
+    // counted from zero again: 9 failures leave room for the right password
+    await fail(9, 'v');
+    assert.equal(typeof (await login1(srv.url, 'win@bimhub.test', 'win-pw-1', from)).result, 'string');
+  });
+});

@@ -62,7 +62,7 @@ static enum bh_err auth_login_user_token(struct rpc_call *c)
   if (wait_s > 0)
     return too_many(c, wait_s);
   struct user_rec u;
-  if (!token || store_user_by_token(c->m->st, token, &u) != BH_OK) {
+  if (user_by_user_token(c->m, token, &u) != BH_OK) {
     c->delay_ms = throttle_failure(c->rpc->throttle, NULL, peer_of(c), bh_now_ms());
     rc = bh_fail(&c->why, BH_AUTH, "Invalid token");
     c->why.error_type = "DefaultErrorCode";

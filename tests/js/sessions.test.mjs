@@ -47,6 +47,135 @@ async function tokenWorks(url, token)
   return Boolean(r.response && r.response.result && r.response.result.oid);
 }
 
+/** Every entry under dir (itself included) with its mode. */
+function modes(dir)
+{
+  const out = [[dir, fs.statSync(dir).mode]];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...modes(p));
+    else if (e.isFile()) out.push([p, fs.statSync(p).mode]);
+  }
+  return out;
+}
+
+function assertPrivate(dir)
+{
+  const bad = modes(dir).filter(([p, m]) => {
+    const isDir = fs.statSync(p).isDirectory();
+    return (m & 0o777) !== (isDir ? 0o700 : 0o600);
+  }).map(([p, m]) => `${path.relative(dir, p) || '.'} ${(m & 0o777).toString(8)}`);
+  assert.deepEqual(bad, [], 'entries that are not 0700 (dirs) / 0600 (files)');
+}
+
+function sqlite(db, sql)
+{
+  return execFileSync('sqlite3', ['-batch', '-noheader', '-separator', '\t', db, sql], { encoding: 'utf8' });
+}
+const hasSqlite = (() => {
+  try {
+    execFileSync('sqlite3', ['-version']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe('secrets at rest', () => {
+  let oldUmask;
+  before(() => {
+    oldUmask = process.umask(0o022);
+  });
+  after(() => {
+    process.umask(oldUmask);
+  });
+
+  test('with umask 022, the data dir is 0700 and every file in it 0600; an old dir is fixed at start', async () => {
+    // an old install: a world-readable dir holding world-readable files
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'bimhub-perm-'));
+    fs.chmodSync(dir, 0o755);
+    fs.mkdirSync(path.join(dir, 'blobs', 'ab'), { recursive: true, mode: 0o755 });
+    fs.writeFileSync(path.join(dir, 'blobs', 'ab', 'old-blob'), 'x', { mode: 0o644 });
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'x', { mode: 0o644 });
+    const srv = await startServer({ dataDir: dir });
+    try {
+      const a = api(srv.url, await loginToken(srv.url, ADMIN_USER, ADMIN_PASSWORD));
+      await addUser(a, 'perm@bimhub.test', 'perm-pw-1');
+      // a check-in: a blob under blobs/, through tmp/
+      const p = await a.svc('addProject', { projectName: 'perm', schema: 'ifc2x3tc1' });
+      const st = await checkinSyncB64(a, p.oid, (await pluginOids(a)).des['Ifc2x3tc1 (Streaming)']);
+      assert.equal(st.state, 'FINISHED');
+      assert.ok(modes(path.join(dir, 'blobs')).length > 3, 'a blob was stored');
+      for (const f of ['bimhub.db', 'bimhub.db-wal', 'service-token.key']) {
+        assert.ok(fs.existsSync(path.join(dir, f)), `${f} exists`);
+      }
+      assertPrivate(dir);
+    } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the user tokens in a copy of the database open no session', { skip: !hasSqlite && 'no sqlite3' }, async () => {
+    const srv = await startServer();
+    try {
+      const a = api(srv.url, await loginToken(srv.url, ADMIN_USER, ADMIN_PASSWORD));
+      await addUser(a, 'copy@bimhub.test', 'copy-pw-1');
+      const copy = path.join(srv.dataDir, '..', `${path.basename(srv.dataDir)}-copy.db`);
+      await srv.stop();
+      fs.copyFileSync(path.join(srv.dataDir, 'bimhub.db'), copy);
+      await srv.restart();
+      const cols = sqlite(copy, 'SELECT name FROM pragma_table_info(\'users\')').split('\n')
+        .filter((c) => /token/i.test(c));
+      assert.ok(cols.length > 0, 'the users table has a token column');
+      const values = [];
+      for (const col of cols) {
+        values.push(...sqlite(copy, `SELECT CASE typeof("${col}") WHEN 'blob' THEN lower(hex("${col}"))`
+          + ` ELSE "${col}" END FROM users`).split('\n').filter(Boolean));
+      }
+      assert.ok(values.length >= 2, `token values: ${values.length}`);
+      for (const v of values) {
+        const r = await rpc(srv.url, 'AuthInterface', 'loginUserToken', { token: v });
+        assert.ok(r.response.exception, `loginUserToken with a value from the copy answered ${JSON.stringify(r)}`);
+        assert.equal(r.response.exception.message, 'Invalid token');
+      }
+      fs.rmSync(copy, { force: true });
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('an old database keeps its user tokens working (hashed at start) until a password change replaces them', { skip: !hasSqlite && 'no sqlite3' }, async () => {
+    const srv = await startServer();
+    const user = 'old@bimhub.test';
+    const known = 'c0ffee'.repeat(10) + 'abcd';
+    try {
+      const a = api(srv.url, await loginToken(srv.url, ADMIN_USER, ADMIN_PASSWORD));
+      const uoid = await addUser(a, user, 'old-pw-1');
+      await srv.stop();
+      // back to schema 5, where user tokens were kept in plain text
+      const db = path.join(srv.dataDir, 'bimhub.db');
+      sqlite(db, 'DROP INDEX IF EXISTS tokens_uoid;'
+        + ' ALTER TABLE users RENAME COLUMN user_token_hash TO user_token;'
+        + ` UPDATE users SET user_token = '${known}' WHERE uoid = ${uoid};`
+        + ' PRAGMA user_version = 5;');
+      await srv.restart();
+      assert.equal(sqlite(db + '', 'SELECT 1').trim(), '1');
+      const session = (await rpc(srv.url, 'AuthInterface', 'loginUserToken', { token: known })).response.result;
+      assert.equal(typeof session, 'string', 'the migrated user token still logs in');
+      assert.equal(await tokenWorks(srv.url, session), true);
+
+      const mine = await loginToken(srv.url, user, 'old-pw-1');
+      assert.equal(await api(srv.url, mine).call('AuthInterface', 'changePassword',
+        { uoid, oldPassword: 'old-pw-1', newPassword: 'old-pw-2' }), true);
+      const after = (await rpc(srv.url, 'AuthInterface', 'loginUserToken', { token: known })).response;
+      assert.equal(after.exception && after.exception.message, 'Invalid token', 'a password change replaces the user token');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 /** POST /json from a chosen loopback source address. */
 function postFrom(url, localAddress, body)
 {

@@ -188,7 +188,7 @@ enum bh_err user_check_login(struct model *m, const char *username, const char *
 
 enum bh_err user_change_password(struct model *m, const struct actor *who, int64_t uoid,
                                  const char *old_password, const char *new_password,
-                                 struct bh_why *why)
+                                 const char *keep_token, struct bh_why *why)
 {
   if (who->uoid != uoid && who->type != USER_ADMIN)
     return bh_fail(why, BH_DENIED, "Insufficient rights to change the password of this user");
@@ -208,9 +208,19 @@ enum bh_err user_change_password(struct model *m, const struct actor *who, int64
                     (size_t)m->cfg->argon2_mem_limit_kib * 1024, hash) != BH_OK)
     return bh_fail(why, BH_NOMEM, "Out of memory hashing the password");
   /* A new user token too: one read from an old copy of the database is useless. */
-  unsigned char user_token_hash[32];
+  unsigned char user_token_hash[32], keep[32];
   token_new_hash(user_token_hash);
-  rc = store_user_set_password(m->st, uoid, hash, user_token_hash);
+  bool keeps = keep_token && token_hash(keep_token, keep);
+  rc = store_begin(m->st);
+  if (rc == BH_OK) {
+    rc = store_user_set_password(m->st, uoid, hash, user_token_hash);
+    if (rc == BH_OK)
+      rc = store_token_delete_user(m->st, uoid, keeps ? keep : NULL, NULL);
+    if (rc == BH_OK)
+      rc = store_commit(m->st);
+    else
+      store_rollback(m->st);
+  }
   return rc == BH_OK ? BH_OK : bh_fail(why, rc, "Database error");
 }
 

@@ -119,9 +119,15 @@ static enum bh_err auth_change_password(struct rpc_call *c)
     rc = rpc_param_string(c, "oldPassword", &old_pw);
   if (rc == BH_OK)
     rc = rpc_param_string(c, "newPassword", &new_pw);
-  if (rc == BH_OK)
-    rc = user_change_password(c->m, &c->actor, uoid, old_pw, new_pw, &c->why);
-  return rc == BH_OK ? rpc_ok(c, json_true()) : rc;
+  if (rc != BH_OK)
+    return rc;
+  /* One's own change keeps the session it came from; an admin's ends every one of the user. */
+  const char *keep = uoid == c->actor.uoid ? c->token : NULL;
+  rc = user_change_password(c->m, &c->actor, uoid, old_pw, new_pw, keep, &c->why);
+  if (rc != BH_OK)
+    return rc;
+  rpc_end_sessions(c->rpc, uoid, keep, "Session ended: the password was changed");
+  return rpc_ok(c, json_true());
 }
 
 static const struct rpc_method auth_methods[] = {

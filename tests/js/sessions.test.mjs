@@ -47,6 +47,95 @@ async function tokenWorks(url, token)
   return Boolean(r.response && r.response.result && r.response.result.oid);
 }
 
+describe('a password change or a logout ends sessions', () => {
+  let srv;
+  let a;
+
+  before(async () => {
+    srv = await startServer();
+    a = api(srv.url, await loginToken(srv.url, ADMIN_USER, ADMIN_PASSWORD));
+  });
+  after(async () => {
+    if (srv) await srv.stop();
+  });
+
+  test('changePassword ends every other session of the user and closes their sockets; the caller stays', async () => {
+    const user = 'change@bimhub.test';
+    const uoid = await addUser(a, user, 'first-pw-1');
+    const mine = await loginToken(srv.url, user, 'first-pw-1');
+    const other = await loginToken(srv.url, user, 'first-pw-1');
+    const third = await loginToken(srv.url, user, 'first-pw-1');
+    const rMine = await listening(srv.url, mine);
+    const rOther = await listening(srv.url, other);
+    // used just before: the dispatcher's token cache holds it
+    assert.equal(await tokenWorks(srv.url, other), true);
+    assert.equal(await tokenWorks(srv.url, third), true);
+
+    assert.equal(await api(srv.url, mine).call('AuthInterface', 'changePassword',
+      { uoid, oldPassword: 'first-pw-1', newPassword: 'second-pw-2' }), true);
+
+    const closed = await closedBy(rOther, 'socket of another session');
+    assert.equal(closed.code, 1008);
+    assert.ok(closed.description.length > 0, 'the close says why');
+    assert.equal(await tokenWorks(srv.url, other), false, 'another session ends');
+    assert.equal(await tokenWorks(srv.url, third), false, 'every other session ends');
+    assert.equal(await tokenWorks(srv.url, mine), true, 'the caller keeps its session');
+    assert.equal(rMine.s.isClosed(), false, 'and its socket');
+
+    // the caller's socket still hears; a new socket with an ended token is refused
+    const topicId = await reg(api(srv.url, mine), 'registerProgressTopic', { type: 'RUNNING_SERVICE', description: 'x' });
+    const f = await rMine.push();
+    assert.equal(f.request.method, 'newProgressOnServerTopic');
+    assert.equal(f.request.parameters.topicId, topicId);
+    const again = await rawEndpoint(srv.url, other);
+    assert.deepEqual(again.reply, { error: 'Invalid token' });
+    assert.equal((await closedBy(again, 'socket with an ended token')).code, 1008);
+
+    const oldPw = await rpc(srv.url, 'AuthInterface', 'login', { username: user, password: 'first-pw-1' });
+    assert.equal(oldPw.response.exception.message, 'Invalid username/password combination');
+    await loginToken(srv.url, user, 'second-pw-2');
+    await rMine.close();
+  });
+
+  test('an admin setting a user\'s password ends all of that user\'s sessions', async () => {
+    const user = 'reset@bimhub.test';
+    const uoid = await addUser(a, user, 'reset-pw-1');
+    const t1 = await loginToken(srv.url, user, 'reset-pw-1');
+    const t2 = await loginToken(srv.url, user, 'reset-pw-1');
+    const r1 = await listening(srv.url, t1);
+    assert.equal(await tokenWorks(srv.url, t2), true);
+
+    assert.equal(await a.call('AuthInterface', 'changePassword',
+      { uoid, oldPassword: 'reset-pw-1', newPassword: 'reset-pw-2' }), true);
+
+    assert.equal((await closedBy(r1, 'the user\'s socket')).code, 1008);
+    assert.equal(await tokenWorks(srv.url, t1), false);
+    assert.equal(await tokenWorks(srv.url, t2), false);
+    assert.equal(await tokenWorks(srv.url, a.token), true, 'the admin keeps its session');
+    await loginToken(srv.url, user, 'reset-pw-2');
+  });
+
+  test('logout closes the sockets of that token, and they hear nothing more; other sessions stay', async () => {
+    const user = 'logout@bimhub.test';
+    await addUser(a, user, 'logout-pw-1');
+    const gone = await loginToken(srv.url, user, 'logout-pw-1');
+    const kept = await loginToken(srv.url, user, 'logout-pw-1');
+    const rGone = await listening(srv.url, gone);
+    const rKept = await listening(srv.url, kept);
+
+    await api(srv.url, gone).call('AuthInterface', 'logout');
+    const closed = await closedBy(rGone, 'socket of the logged-out token');
+    assert.equal(closed.code, 1008);
+    assert.equal(await tokenWorks(srv.url, gone), false);
+
+    await reg(api(srv.url, kept), 'registerProgressTopic', { type: 'RUNNING_SERVICE', description: 'y' });
+    assert.equal((await rKept.push()).request.method, 'newProgressOnServerTopic');
+    const late = rGone.s.pending().filter((m) => m.json && m.json.request);
+    assert.deepEqual(late, [], 'no push after logout');
+    await rKept.close();
+  });
+});
+
 /** Every entry under dir (itself included) with its mode. */
 function modes(dir)
 {
@@ -170,6 +259,7 @@ describe('secrets at rest', () => {
         { uoid, oldPassword: 'old-pw-1', newPassword: 'old-pw-2' }), true);
       const after = (await rpc(srv.url, 'AuthInterface', 'loginUserToken', { token: known })).response;
       assert.equal(after.exception && after.exception.message, 'Invalid token', 'a password change replaces the user token');
+      assert.equal(await tokenWorks(srv.url, session), false, 'and ends the session it opened');
     } finally {
       await srv.stop();
     }

@@ -139,6 +139,13 @@ static const struct cfg_opt cfg_opts[] = {
         "delay of the answer to a failed login; doubles per failure of the same user or address"),
     INT_OPT("login_fail_delay_max_ms", login_fail_delay_max_ms, 0, 600000, 30000,
             "longest failed-login delay"),
+    INT_OPT("login_max_failures", login_max_failures, 1, 1000000, 10,
+            "failed logins of one user name within the window; then its logins are refused"),
+    INT_OPT("login_max_failures_per_address", login_max_failures_per_address, 1, 1000000, 100,
+            "failed logins from one client address within the window; then its logins are "
+            "refused"),
+    INT_OPT("login_failure_window_s", login_failure_window_s, 1, 86400, 900,
+            "how long failed logins count (refused until this long after the last one)"),
     INT_OPT("argon2_ops_limit", argon2_ops_limit, 1, 100, 2,
             "argon2id passes (libsodium opslimit)"),
     INT_OPT("argon2_mem_limit_kib", argon2_mem_limit_kib, 8, 4 << 20, 19456,

@@ -42,6 +42,9 @@ struct bh_config {
   int64_t token_lifetime_s;
   int64_t login_fail_delay_ms; /* first delay after a failed login; doubles per failure */
   int64_t login_fail_delay_max_ms;
+  int64_t login_max_failures;             /* per user name and window; then refused */
+  int64_t login_max_failures_per_address; /* per client address and window */
+  int64_t login_failure_window_s;
   int64_t argon2_ops_limit; /* libsodium crypto_pwhash opslimit */
   int64_t argon2_mem_limit_kib;
   /* check-ins, downloads, long actions */

@@ -386,8 +386,7 @@ static const char *const who_words[] = {
     [RPC_SETUP_ADMIN] = "anyone before setup, then admins",
     [RPC_USER] = "any user",
     [RPC_WRITER] = "any user but READ_ONLY",
-    [RPC_TOP_LEVEL] = "admins; while allowUsersToCreateTopLevelProjects is on, also "
-                      "users but READ_ONLY (project writers, with a target)",
+    [RPC_TOP_LEVEL] = "admins; with allowUsersToCreateTopLevelProjects, writers too",
     [RPC_OWNER] = "its maker, or an admin",
     [RPC_PROJECT_READ] = "project reader",
     [RPC_PROJECT_WRITE] = "project writer",

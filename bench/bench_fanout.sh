@@ -152,15 +152,18 @@ PUSH_BYTES=0
 for n in $NS; do
   rm -rf "$work/data"
   mkdir -p "$work/data"
-  # All N endpoints belong to the one bench user: lift the per-user endpoint cap (1000).
+  # All N endpoints belong to the one bench user: lift the per-user endpoint cap (1000);
+  # all N sockets come from 127.0.0.1: lift the per-address connection limit (256).
   "$BIN" serve --host 127.0.0.1 --port 0 --data-dir "$work/data" --admin-user "$ADMIN" \
     --admin-password "$ADMIN_PW" --log-level warn --max-endpoints-per-user $((n + 100)) \
+    --http-per-ip-connection-limit 0 \
     >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!
   pids+=("$server_pid")
   echo
   echo "\$ $BIN serve --host 127.0.0.1 --port 0 --data-dir $work/data --admin-user $ADMIN" \
-    "--admin-password '$ADMIN_PW' --log-level warn --max-endpoints-per-user $((n + 100))"
+    "--admin-password '$ADMIN_PW' --log-level warn --max-endpoints-per-user $((n + 100))" \
+    "--http-per-ip-connection-limit 0"
   url=
   for _ in $(seq 200); do
     url=$(grep -o 'listening on http://[0-9.:]*' "$work/server.out" 2>/dev/null | cut -d' ' -f3 || true)

@@ -23,7 +23,8 @@ struct topics {
   struct events *ev;
   int64_t keep_ms;
   int64_t next_id;
-  struct topic *v; /* sorted by info.id */
+  int64_t max_per_owner; /* 0: no limit */
+  struct topic *v;       /* sorted by info.id */
   size_t n, cap;
 };
 
@@ -93,6 +94,24 @@ static void publish(struct topics *t, enum event_type type, const struct topic_i
   events_publish(t->ev, &e);
 }
 
+void topics_set_max_per_owner(struct topics *t, int64_t max)
+{
+  pthread_mutex_lock(&t->lock);
+  t->max_per_owner = max;
+  pthread_mutex_unlock(&t->lock);
+}
+
+/* Lock held. */
+static bool owner_is_full(const struct topics *t, int64_t owner_uoid)
+{
+  if (t->max_per_owner <= 0)
+    return false;
+  int64_t mine = 0;
+  for (size_t i = 0; i < t->n; i++)
+    mine += t->v[i].info.owner_uoid == owner_uoid;
+  return mine >= t->max_per_owner;
+}
+
 enum bh_err topics_create(struct topics *t, enum topic_kind kind, const char *type,
                           const char *description, int64_t poid, int64_t roid, int64_t owner_uoid,
                           int64_t owner_soid, bool is_checkin, int64_t *id)
@@ -101,6 +120,10 @@ enum bh_err topics_create(struct topics *t, enum topic_kind kind, const char *ty
   (void)description;
   topics_expire(t, bh_now_ms()); /* ended topics go as new ones come */
   pthread_mutex_lock(&t->lock);
+  if (!is_checkin && owner_is_full(t, owner_uoid)) {
+    pthread_mutex_unlock(&t->lock);
+    return BH_TOOBIG;
+  }
   if (t->n == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 64;
     struct topic *nv = realloc(t->v, cap * sizeof *nv);

@@ -65,9 +65,13 @@ struct topic_info {
 struct topics *topics_new(struct events *ev, int64_t keep_ms);
 void topics_free(struct topics *t);
 
+/* At most max topics per owner (0: no limit; the default). Check-in topics are never
+ * refused, but count. */
+void topics_set_max_per_owner(struct topics *t, int64_t max);
 /* A new topic; announces it (EV_TOPIC_NEW). type: SProgressTopicType name, description:
  * free text. Its state starts as BIMserver's: STARTED, "Unknown", progress -1, stage 0,
- * and is not sent. */
+ * and is not sent. BH_TOOBIG when the owner already holds the most topics allowed (ended
+ * ones count until they are removed or expire). */
 enum bh_err topics_create(struct topics *t, enum topic_kind kind, const char *type,
                           const char *description, int64_t poid, int64_t roid, int64_t owner_uoid,
                           int64_t owner_soid, bool is_checkin, int64_t *id);

@@ -87,8 +87,34 @@ static void sending_rule_and_life(void **state)
   events_free(ev);
 }
 
+/* One owner's topics are capped; others' and check-ins are not refused; removing frees room. */
+static void topics_per_owner_are_limited(void **state)
+{
+  (void)state;
+  struct topics *t = topics_new(NULL, 1000);
+  topics_set_max_per_owner(t, 3);
+  int64_t id[3], x;
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, -1, false, &id[i]),
+                     BH_OK);
+  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, -1, false, &x),
+                   BH_TOOBIG);
+  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 8, -1, false, &x), BH_OK);
+  assert_int_equal(topics_create(t, TOPIC_PROJECT, "UPLOAD", "Checkin", 1, -1, 7, -1, true, &x),
+                   BH_OK);
+  assert_int_equal(topics_remove(t, x), BH_OK);
+  /* an ended topic still counts until it is removed or expires */
+  assert_int_equal(topics_finish(t, id[0], "done", 0), BH_OK);
+  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, -1, false, &x),
+                   BH_TOOBIG);
+  assert_int_equal(topics_remove(t, id[0]), BH_OK);
+  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, -1, false, &x), BH_OK);
+  topics_free(t);
+}
+
 int main(void)
 {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(sending_rule_and_life)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(sending_rule_and_life),
+                                     cmocka_unit_test(topics_per_owner_are_limited)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "common/bh_log.h"
@@ -121,6 +122,9 @@ static int serve(int argc, char **argv)
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  /* Everything the server writes (database, WAL, blobs, keys) is its owner's alone, whatever
+   * umask it was started with; store_open also fixes an existing data dir. */
+  umask(077);
   struct store_options so = {.dir = cfg.data_dir,
                              .sync_full = strcmp(cfg.sqlite_synchronous, "full") == 0};
   if (store_open(&st, &so) != BH_OK) {

@@ -73,6 +73,7 @@ struct checkin {
   char *comment, *file_name, *project_schema;
   const struct plugin_def *deserializer;
   enum checkin_compression compression;
+  bool hide_content; /* errors never quote the file (checkinFromUrl); set before any input */
   /* the queue (lock) */
   struct chunk *head, *tail;
   size_t queued;
@@ -273,12 +274,33 @@ static enum bh_err fail(struct checkin *ci, enum bh_err code, int deser_code, co
   return code;
 }
 
+#define HIDDEN_CONTENT_ERROR "The file at the URL is not an IFC model this project can take"
+
+static enum bh_err content_fail(struct checkin *ci, enum bh_err code, int deser_code,
+                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A failure that quotes the file: for a file from a URL the reason goes to the log only, as
+ * the URL may have been an internal one and its answer is not the client's to read. */
+static enum bh_err content_fail(struct checkin *ci, enum bh_err code, int deser_code,
+                                const char *fmt, ...)
+{
+  char text[sizeof ci->why.text];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  if (!ci->hide_content)
+    return fail(ci, code, deser_code, "%s", text);
+  BH_LOG(BH_LOG_WARN, BH_C_APP, "checkinFromUrl to project %lld: %s", (long long)ci->poid, text);
+  return fail(ci, code, 0, HIDDEN_CONTENT_ERROR);
+}
+
 static enum bh_err reader_failed(struct checkin *ci)
 {
   const struct ifc_reader_error *e = ifc_reader_error(ci->reader);
-  return fail(ci, e->err == BH_NOMEM ? BH_NOMEM : BH_BADREQUEST, (int)e->code,
-              "%s (line %llu, byte %llu)", e->message, (unsigned long long)e->line,
-              (unsigned long long)e->offset);
+  return content_fail(ci, e->err == BH_NOMEM ? BH_NOMEM : BH_BADREQUEST, (int)e->code,
+                      "%s (line %llu, byte %llu)", e->message, (unsigned long long)e->line,
+                      (unsigned long long)e->offset);
 }
 
 static void *writer_main(void *arg)
@@ -375,12 +397,12 @@ static enum bh_err sink_ifc(void *arg, const void *data, size_t len)
     const char *id = ifc_reader_schema(ci->reader);
     const char *schema = ifc_schema_normalize(id);
     if (!schema)
-      return fail(ci, BH_BADREQUEST, IFC_ERR_UNSUPPORTED_IFC_SCHEMA_VERSION,
-                  "Unsupported IFC schema %s", id);
+      return content_fail(ci, BH_BADREQUEST, IFC_ERR_UNSUPPORTED_IFC_SCHEMA_VERSION,
+                          "Unsupported IFC schema %s", id);
     if (strcmp(schema, ci->project_schema) != 0)
-      return fail(ci, BH_BADREQUEST, IFC_ERR_UNSUPPORTED_IFC_SCHEMA_VERSION,
-                  "The file's schema %s does not match the project's schema %s", id,
-                  ci->project_schema);
+      return content_fail(ci, BH_BADREQUEST, IFC_ERR_UNSUPPORTED_IFC_SCHEMA_VERSION,
+                          "The file's schema %s does not match the project's schema %s", id,
+                          ci->project_schema);
   }
   return BH_OK;
 }
@@ -391,8 +413,8 @@ static enum bh_err sink_zip(void *arg, const void *data, size_t len)
   if (zip_reader_feed(ci->zip, data, len) != BH_OK) {
     if (ci->failed)
       return ci->rc;
-    return fail(ci, BH_BADREQUEST, IFC_ERR_IFCZIP_MUST_CONTAIN_EXACTLY_ONE_IFC_FILE,
-                "Invalid ifcZIP: %s", zip_reader_error(ci->zip));
+    return content_fail(ci, BH_BADREQUEST, IFC_ERR_IFCZIP_MUST_CONTAIN_EXACTLY_ONE_IFC_FILE,
+                        "Invalid ifcZIP: %s", zip_reader_error(ci->zip));
   }
   return BH_OK;
 }
@@ -416,9 +438,10 @@ static enum bh_err finish_input(struct checkin *ci)
   if (ci->inflater && inflate_stream_finish(ci->inflater) != BH_OK)
     return ci->failed ? ci->rc : fail(ci, BH_BADREQUEST, 0, "The compressed upload is truncated");
   if (ci->zip && zip_reader_finish(ci->zip) != BH_OK)
-    return ci->failed ? ci->rc
-                      : fail(ci, BH_BADREQUEST, IFC_ERR_IFCZIP_MUST_CONTAIN_EXACTLY_ONE_IFC_FILE,
-                             "Invalid ifcZIP: %s", zip_reader_error(ci->zip));
+    return ci->failed
+               ? ci->rc
+               : content_fail(ci, BH_BADREQUEST, IFC_ERR_IFCZIP_MUST_CONTAIN_EXACTLY_ONE_IFC_FILE,
+                              "Invalid ifcZIP: %s", zip_reader_error(ci->zip));
   if (ifc_reader_byte_count(ci->reader) == 0)
     return fail(ci, BH_BADREQUEST, IFC_ERR_UNEXPECTED_END_OF_STREAM_WHILE_READING_FIRST_LINE,
                 "The upload is empty");
@@ -873,6 +896,13 @@ void checkin_on_drain(struct checkin *ci, checkin_cb cb, void *arg)
   pthread_mutex_unlock(&ci->lock);
   if (now)
     cb(arg);
+}
+
+void checkin_hide_content(struct checkin *ci)
+{
+  pthread_mutex_lock(&ci->lock);
+  ci->hide_content = true;
+  pthread_mutex_unlock(&ci->lock);
 }
 
 void checkin_abort(struct checkin *ci, const char *message)

@@ -46,8 +46,13 @@ static const struct cfg_opt cfg_opts[] = {
     STR_OPT("log_level", log_level, "info", "debug, info, warn, error or off"),
     INT_OPT("max_json_body_bytes", max_json_body_bytes, 1024, INT64_C(1) << 40, 64 << 20,
             "largest /json request body"),
+    INT_OPT("http_body_budget_bytes", http_body_budget_bytes, 1 << 20, INT64_C(1) << 42, 512 << 20,
+            "memory for all buffered /json bodies and their parsed JSON together (over it: 503 "
+            "with Retry-After)"),
     INT_OPT("ws_max_message_bytes", ws_max_message_bytes, 1024, 1 << 30, 1 << 20,
             "largest /stream message from a client (larger: close 1009)"),
+    INT_OPT("ws_max_message_frames", ws_max_message_frames, 1, 1 << 24, 1024,
+            "frames one /stream message from a client may come in (more: close 1009)"),
     INT_OPT("ws_queue_max_bytes", ws_queue_max_bytes, 4096, 1 << 30, 1 << 20,
             "bytes queued to one /stream client before it is closed (1008)"),
     INT_OPT("ws_queue_max_frames", ws_queue_max_frames, 16, 1000000, 1000,
@@ -57,6 +62,11 @@ static const struct cfg_opt cfg_opts[] = {
             "open HTTP and /stream connections at most"),
     INT_OPT("http_idle_timeout_s", http_idle_timeout_s, 1, 86400, 60,
             "close an idle HTTP keep-alive connection after this long"),
+    INT_OPT("http_header_timeout_s", http_header_timeout_s, 1, 3600, 10,
+            "close a new connection that has not sent its request headers after this long"),
+    INT_OPT("http_per_ip_connection_limit", http_per_ip_connection_limit, 0, 1000000, 256,
+            "open connections from one client address at most (0: no limit; behind a proxy "
+            "every client has the proxy's address)"),
     INT_OPT("http_connection_memory_bytes", http_connection_memory_bytes, 4096, 1 << 20, 16384,
             "memory for one connection's request line and headers (also kept by each /stream "
             "socket)"),
@@ -68,6 +78,9 @@ static const struct cfg_opt cfg_opts[] = {
             "/stream endpoints one user may hold, connected or waiting for a resume"),
     INT_OPT("max_registrations_per_endpoint", max_registrations_per_endpoint, 1, 1000000, 1000,
             "notification registrations of one endpoint"),
+    INT_OPT("max_topics_per_user", max_topics_per_user, 1, 1000000, 1000,
+            "progress topics one user may hold (registerProgressTopic and downloads; ended ones "
+            "count until cleaned up or expired)"),
     INT_OPT("endpoint_history_frames", endpoint_history_frames, 0, 1000000, 1000,
             "pushes kept per endpoint so a client that reconnects misses nothing"),
     INT_OPT("endpoint_history_s", endpoint_history_s, 1, 86400 * 7, 600,
@@ -88,6 +101,8 @@ static const struct cfg_opt cfg_opts[] = {
             "checkinFromUrl: the whole transfer may take this long"),
     INT_OPT("fetch_connect_timeout_s", fetch_connect_timeout_s, 1, 600, 10,
             "checkinFromUrl: connecting may take this long"),
+    INT_OPT("fetch_max_redirects", fetch_max_redirects, 0, 20, 5,
+            "checkinFromUrl: redirects followed, each checked like the first URL"),
     INT_OPT("service_connect_timeout_ms", service_connect_timeout_ms, 100, 600000, 5000,
             "connecting to a remote service may take this long"),
     INT_OPT("service_timeout_ms", service_timeout_ms, 100, 3600000, 10000,
@@ -95,8 +110,8 @@ static const struct cfg_opt cfg_opts[] = {
     INT_OPT("service_max_response_bytes", service_max_response_bytes, 1024, 1 << 30, 1 << 20,
             "largest answer read from a remote service"),
     STR_OPT("service_allow", service_allow, "127.0.0.0/8,::1/128",
-            "loopback and private CIDRs remote services may be at (public addresses always "
-            "are; link-local, multicast and reserved never)"),
+            "loopback and private CIDRs remote services and checkinFromUrl may reach (public "
+            "addresses always; link-local, multicast and reserved never)"),
     INT_OPT("service_token_lifetime_s", service_token_lifetime_s, 60, INT64_C(365) * 86400, 86400,
             "lifetime of the token sent with each notification"),
     INT_OPT("service_secret_overlap_s", service_secret_overlap_s, 0, INT64_C(30) * 86400, 86400,
@@ -124,6 +139,13 @@ static const struct cfg_opt cfg_opts[] = {
         "delay of the answer to a failed login; doubles per failure of the same user or address"),
     INT_OPT("login_fail_delay_max_ms", login_fail_delay_max_ms, 0, 600000, 30000,
             "longest failed-login delay"),
+    INT_OPT("login_max_failures", login_max_failures, 1, 1000000, 10,
+            "failed logins of one user name within the window; then its logins are refused"),
+    INT_OPT("login_max_failures_per_address", login_max_failures_per_address, 1, 1000000, 100,
+            "failed logins from one client address within the window; then its logins are "
+            "refused"),
+    INT_OPT("login_failure_window_s", login_failure_window_s, 1, 86400, 900,
+            "how long failed logins count (refused until this long after the last one)"),
     INT_OPT("argon2_ops_limit", argon2_ops_limit, 1, 100, 2,
             "argon2id passes (libsodium opslimit)"),
     INT_OPT("argon2_mem_limit_kib", argon2_mem_limit_kib, 8, 4 << 20, 19456,
@@ -359,6 +381,12 @@ int config_finish(struct bh_config *cfg, char *err, size_t errlen)
       strncmp(cfg->public_url, "https://", 8) != 0) {
     set_err(err, errlen, "public_url must start with http:// or https://, not '%s'",
             cfg->public_url);
+    return -1;
+  }
+  if (cfg->http_body_budget_bytes < cfg->max_json_body_bytes) {
+    set_err(err, errlen,
+            "http_body_budget_bytes (%lld) must be at least max_json_body_bytes (%lld)",
+            (long long)cfg->http_body_budget_bytes, (long long)cfg->max_json_body_bytes);
     return -1;
   }
   struct backoff_schedule sched;

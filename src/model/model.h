@@ -99,9 +99,15 @@ enum bh_err user_create(struct model *m, const struct actor *who, const char *us
  * combination" except the distinct BIMserver cases (deleted, no password, system). */
 enum bh_err user_check_login(struct model *m, const char *username, const char *password,
                              struct user_rec *out, struct bh_why *why);
+/* Sets a new password and a new user token (the old one stops working) and ends the user's
+ * login sessions in the store, all but keep_token (the caller's own, or NULL: every one).
+ * The caller ends them in the token cache and on /stream too (rpc_end_sessions). */
 enum bh_err user_change_password(struct model *m, const struct actor *who, int64_t uoid,
                                  const char *old_password, const char *new_password,
-                                 struct bh_why *why);
+                                 const char *keep_token, struct bh_why *why);
+/* The user of a permanent user token (AuthInterface.loginUserToken). BH_NOTFOUND for any
+ * text that is no user's token. */
+enum bh_err user_by_user_token(struct model *m, const char *token, struct user_rec *out);
 enum bh_err user_get_visible(struct model *m, const struct actor *who, int64_t uoid,
                              struct user_rec *out, struct bh_why *why);
 enum bh_err user_by_name_visible(struct model *m, const struct actor *who, const char *username,

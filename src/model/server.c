@@ -38,6 +38,7 @@ enum bh_err model_init(struct model *m, struct store *st, struct events *ev,
     model_free(m);
     return BH_NOMEM;
   }
+  topics_set_max_per_owner(m->topics, cfg->max_topics_per_user);
   char key_path[4096];
   snprintf(key_path, sizeof key_path, "%s/service-token.key", cfg->data_dir);
   if (service_token_key_load(key_path, m->service_key) != BH_OK) {

@@ -84,8 +84,12 @@ enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store 
   if (rc == BH_OK)
     rc = events_subscribe(ev, on_event, rpc);
   if (rc == BH_OK) {
-    rpc->throttle =
-        throttle_new((unsigned)cfg->login_fail_delay_ms, (unsigned)cfg->login_fail_delay_max_ms);
+    struct throttle_limits lim = {.base_ms = (unsigned)cfg->login_fail_delay_ms,
+                                  .max_ms = (unsigned)cfg->login_fail_delay_max_ms,
+                                  .user_max = (unsigned)cfg->login_max_failures,
+                                  .addr_max = (unsigned)cfg->login_max_failures_per_address,
+                                  .window_ms = cfg->login_failure_window_s * 1000};
+    rpc->throttle = throttle_new(&lim);
     if (!rpc->throttle)
       rc = BH_NOMEM;
   }
@@ -153,15 +157,34 @@ void rpc_forget_token(struct rpc *rpc, const char *token)
     return;
   store_token_delete(rpc->model.st, h);
   pthread_mutex_lock(&rpc->token_cache_lock);
+  rpc->token_gen++;
   struct token_cache_slot *s = cache_slot(rpc, h);
   if (memcmp(s->hash, h, 32) == 0)
     s->valid_until_ms = 0;
   pthread_mutex_unlock(&rpc->token_cache_lock);
+  push_end_sessions(rpc->push, -1, h, NULL, "Logged out");
+}
+
+void rpc_end_sessions(struct rpc *rpc, int64_t uoid, const char *keep_token, const char *reason)
+{
+  unsigned char keep[32];
+  bool keeps = keep_token && token_hash(keep_token, keep);
+  store_token_delete_user(rpc->model.st, uoid, keeps ? keep : NULL, NULL);
+  pthread_mutex_lock(&rpc->token_cache_lock);
+  rpc->token_gen++;
+  for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
+    struct token_cache_slot *s = &rpc->token_cache[i];
+    if (!s->actor.is_service && s->actor.uoid == uoid && !(keeps && memcmp(s->hash, keep, 32) == 0))
+      s->valid_until_ms = 0;
+  }
+  pthread_mutex_unlock(&rpc->token_cache_lock);
+  push_end_sessions(rpc->push, uoid, NULL, keeps ? keep : NULL, reason);
 }
 
 void rpc_forget_service_tokens(struct rpc *rpc, int64_t soid)
 {
   pthread_mutex_lock(&rpc->token_cache_lock);
+  rpc->token_gen++;
   for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
     struct token_cache_slot *s = &rpc->token_cache[i];
     if (s->actor.is_service && s->actor.service_oid == soid)
@@ -210,6 +233,8 @@ enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *
   bool hit = slot->valid_until_ms > now && memcmp(slot->hash, h, 32) == 0;
   if (hit)
     *out = slot->actor;
+  /* A token forgotten while it is looked up below must not come back into the cache. */
+  uint64_t gen = rpc->token_gen;
   pthread_mutex_unlock(&rpc->token_cache_lock);
   if (hit)
     return BH_OK;
@@ -218,10 +243,12 @@ enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *
     enum bh_err rc = resolve_service_token(rpc, token, out, &expires_ms, why);
     if (rc == BH_OK) {
       pthread_mutex_lock(&rpc->token_cache_lock);
-      memcpy(slot->hash, h, 32);
-      slot->actor = *out;
-      slot->valid_until_ms =
-          now + TOKEN_CACHE_TTL_MS < expires_ms ? now + TOKEN_CACHE_TTL_MS : expires_ms;
+      if (rpc->token_gen == gen) {
+        memcpy(slot->hash, h, 32);
+        slot->actor = *out;
+        slot->valid_until_ms =
+            now + TOKEN_CACHE_TTL_MS < expires_ms ? now + TOKEN_CACHE_TTL_MS : expires_ms;
+      }
       pthread_mutex_unlock(&rpc->token_cache_lock);
     }
     return rc;
@@ -248,10 +275,12 @@ enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *
   if (deleted)
     return invalid_token(why, "User account has been deleted");
   pthread_mutex_lock(&rpc->token_cache_lock);
-  memcpy(slot->hash, h, 32);
-  slot->actor = *out;
-  slot->valid_until_ms =
-      now + TOKEN_CACHE_TTL_MS < t.expires_ms ? now + TOKEN_CACHE_TTL_MS : t.expires_ms;
+  if (rpc->token_gen == gen) {
+    memcpy(slot->hash, h, 32);
+    slot->actor = *out;
+    slot->valid_until_ms =
+        now + TOKEN_CACHE_TTL_MS < t.expires_ms ? now + TOKEN_CACHE_TTL_MS : t.expires_ms;
+  }
   pthread_mutex_unlock(&rpc->token_cache_lock);
   return BH_OK;
 }

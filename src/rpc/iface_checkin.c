@@ -47,8 +47,8 @@ static enum bh_err run_checkin(struct rpc_call *c, const struct checkin_call *k)
 {
   unsigned char *bytes = NULL;
   size_t nbytes = 0;
-  if (k->url && !checkin_url_allowed(k->url))
-    return bh_fail(&c->why, BH_BADREQUEST, "Only http and https URLs can be checked in");
+  if (k->url && checkin_url_check(k->url, &c->why) != BH_OK)
+    return BH_BADREQUEST;
   if (!k->url) {
     size_t len = k->data ? strlen(k->data) : 0;
     if ((int64_t)(len / 4 * 3) > c->rpc->cfg->max_upload_bytes)

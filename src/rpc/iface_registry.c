@@ -7,6 +7,7 @@
 
 #include "actions/topics.h"
 #include "common/bh_time.h"
+#include "config/config.h"
 #include "notify/push.h"
 #include "rpc/rpc_internal.h"
 #include "rpc/sobj.h"
@@ -123,6 +124,11 @@ static enum bh_err new_topic(struct rpc_call *c, enum topic_kind kind, int64_t p
   int64_t id;
   rc = topics_create(c->m->topics, kind, type, description, poid, roid, c->actor.uoid,
                      ACTOR_SOID(&c->actor), false, &id);
+  if (rc == BH_TOOBIG)
+    return bh_fail(&c->why, rc,
+                   "Too many progress topics for this user (max_topics_per_user %lld); "
+                   "unregister or clean up some first",
+                   (long long)c->m->cfg->max_topics_per_user);
   return rc == BH_OK ? rpc_ok(c, json_integer(id)) : bh_fail(&c->why, rc, "Cannot make a topic");
 }
 

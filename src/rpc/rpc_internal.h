@@ -140,6 +140,7 @@ struct rpc {
   struct push *push; /* /stream endpoints and pushes */
   pthread_mutex_t token_cache_lock;
   struct token_cache_slot *token_cache; /* TOKEN_CACHE_SLOTS entries */
+  uint64_t token_gen; /* counts forgets, under token_cache_lock: see rpc_resolve_token */
   struct model model;
   struct throttle *throttle;
   int64_t next_endpoint_id; /* /stream endpoint ids, from 2, per server start */
@@ -198,8 +199,11 @@ const char *rpc_svc_name(enum rpc_svc s);
 enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *out,
                               struct bh_why *why);
 
-/* Forgets a token (logout). */
+/* Forgets a token (logout) and closes the /stream connections it opened. */
 void rpc_forget_token(struct rpc *rpc, const char *token);
+/* Ends the login sessions of uoid but keep_token's (NULL: every one): in the store, the cache
+ * and on /stream (close 1008 with reason). Service tokens are not sessions: see token.h. */
+void rpc_end_sessions(struct rpc *rpc, int64_t uoid, const char *keep_token, const char *reason);
 /* Forgets the cached service tokens of a deleted service (the store's are gone with it). */
 void rpc_forget_service_tokens(struct rpc *rpc, int64_t soid);
 

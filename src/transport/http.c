@@ -27,8 +27,10 @@
 #include "checkin/download.h"
 #include "checkin/upload.h"
 #include "common/bh_log.h"
+#include "common/bh_time.h"
 #include "config/config.h"
 #include "rpc/rpc.h"
+#include "transport/budget.h"
 #include "transport/loop.h"
 #include "transport/sha1.h"
 #include "transport/ws.h"
@@ -41,8 +43,10 @@
 #define UPLOAD_FIELD_MAX (64 * 1024)           /* one text field's value */
 #define UPLOAD_NAME_MAX 256                    /* one part's name */
 #define DOWNLOAD_BLOCK_BYTES (64 * 1024)       /* one download_read() */
+#define HTTP_BUSY_RETRY_S "5"                  /* Retry-After of a 503 for the body budget */
 
 struct http_wake;
+struct http_conn;
 
 struct transport {
   const struct bh_config *cfg;
@@ -58,6 +62,10 @@ struct transport {
   pthread_mutex_t wake_lock;
   struct http_wake *wakes;
   bool is_stopping; /* under wake_lock: no connection is suspended any more */
+  /* Connections MHD has that are not upgraded, for the header timeout (http_sweep). */
+  pthread_mutex_t conn_lock;
+  struct http_conn *conns;
+  int64_t sweep_ms;
 };
 
 struct http_req;
@@ -80,7 +88,8 @@ struct http_req {
   size_t len, cap;
   bool is_http11; /* upgrades need HTTP/1.1 */
   bool is_too_big;
-  bool has_reply; /* reply is waiting for a resume */
+  struct budget_acct budget; /* the body and the JSON made while handling it */
+  bool has_reply;            /* reply is waiting for a resume */
   struct rpc_reply reply;
   bool has_answer; /* a fixed answer waits for the end of the request */
   unsigned answer_status;
@@ -253,6 +262,120 @@ static bool http_has_token(const char *value, const char *token)
   return false;
 }
 
+/* --- header timeout ------------------------------------------------------------------ */
+
+/* libmicrohttpd 0.9.75 has only an idle timeout, which a client sending a header byte now
+ * and then never meets. So every connection has a deadline for its request headers: from
+ * its start, http_header_timeout_s; after a request on a keep-alive connection,
+ * http_idle_timeout_s for the next one. The access handler's first call clears it (the
+ * headers are in). The loop looks at the deadlines every sweep_ms and shuts a late socket
+ * down, which MHD then sees and closes. Upgraded /stream sockets leave the list. */
+struct http_conn {
+  struct http_conn *prev, *next; /* t->conns, under conn_lock, while is_listed */
+  int fd;
+  bool is_listed;
+  atomic_llong deadline_ms; /* bh_mono_ms() time; 0: none */
+};
+
+static struct http_conn *http_conn_of(struct MHD_Connection *c)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+static void http_conn_set_deadline(struct MHD_Connection *c, int64_t in_s)
+{
+  struct http_conn *hc = http_conn_of(c);
+  if (hc)
+    atomic_store(&hc->deadline_ms, in_s > 0 ? bh_mono_ms() + in_s * 1000 : 0);
+}
+
+/* Lock held. */
+static void http_conn_unlist(struct transport *t, struct http_conn *hc)
+{
+  if (!hc->is_listed)
+    return;
+  if (hc->prev)
+    hc->prev->next = hc->next;
+  else
+    t->conns = hc->next;
+  if (hc->next)
+    hc->next->prev = hc->prev;
+  hc->prev = hc->next = NULL;
+  hc->is_listed = false;
+}
+
+/* MHD's connection start and end. CLOSED comes before MHD closes the socket, so the sweep
+ * (under conn_lock) never shuts down a descriptor that was reused. */
+static void http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code)
+{
+  struct transport *t = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct http_conn *hc = calloc(1, sizeof *hc);
+    if (!hc || !ci) {
+      free(hc); /* no deadline for this one: the idle timeout still ends it */
+      return;
+    }
+    hc->fd = ci->connect_fd;
+    atomic_init(&hc->deadline_ms, bh_mono_ms() + t->cfg->http_header_timeout_s * 1000);
+    pthread_mutex_lock(&t->conn_lock);
+    hc->next = t->conns;
+    if (t->conns)
+      t->conns->prev = hc;
+    t->conns = hc;
+    hc->is_listed = true;
+    pthread_mutex_unlock(&t->conn_lock);
+    *socket_context = hc;
+    return;
+  }
+  struct http_conn *hc = *socket_context;
+  if (!hc)
+    return;
+  pthread_mutex_lock(&t->conn_lock);
+  http_conn_unlist(t, hc);
+  pthread_mutex_unlock(&t->conn_lock);
+  free(hc);
+  *socket_context = NULL;
+}
+
+/* An upgraded socket is the WebSocket session's now, with its own timeouts. */
+static void http_conn_upgraded(struct transport *t, struct MHD_Connection *c)
+{
+  struct http_conn *hc = http_conn_of(c);
+  if (!hc)
+    return;
+  pthread_mutex_lock(&t->conn_lock);
+  atomic_store(&hc->deadline_ms, 0);
+  http_conn_unlist(t, hc);
+  pthread_mutex_unlock(&t->conn_lock);
+}
+
+/* Loop thread, every sweep_ms until the loop stops. */
+static void http_sweep(void *arg)
+{
+  struct transport *t = arg;
+  int64_t now = bh_mono_ms();
+  unsigned closed = 0;
+  pthread_mutex_lock(&t->conn_lock);
+  for (struct http_conn *hc = t->conns; hc; hc = hc->next) {
+    long long d = atomic_load(&hc->deadline_ms);
+    if (d == 0 || now < d)
+      continue;
+    atomic_store(&hc->deadline_ms, 0);
+    shutdown(hc->fd, SHUT_RDWR);
+    closed++;
+  }
+  pthread_mutex_unlock(&t->conn_lock);
+  if (closed > 0)
+    BH_LOG(BH_LOG_INFO, BH_C_HTTP,
+           "closed %u connection(s) without complete request headers in time", closed);
+  loop_post(t->loop, (uint64_t)t->sweep_ms, http_sweep, t); /* BH_CLOSED once stopping */
+}
+
 /* --- /json --------------------------------------------------------------------------- */
 
 static void http_resume(void *arg)
@@ -278,7 +401,9 @@ static void http_json_job_run(uv_work_t *req)
   struct rpc_origin origin = {r->peer, j->token};
   rpc_reply_free(&r->reply);
   memset(&r->reply, 0, sizeof r->reply);
+  budget_enter(&r->budget);
   rpc_handle_json(j->t->rpc, r->body ? r->body : "", r->len, &origin, true, &r->reply);
+  budget_leave();
   r->reply.delay_ms = 0; /* already on a worker: no failed login to slow down further */
 }
 
@@ -325,6 +450,67 @@ static enum MHD_Result http_json_on_worker(struct http_req *r, struct MHD_Connec
   return MHD_YES;
 }
 
+/* The body budget refused this request: 503 and Retry-After when others hold the budget,
+ * 413 when the request alone needs more than all of it. */
+static enum MHD_Result http_send_over_budget(struct MHD_Connection *c, const struct http_req *r)
+{
+  if (r->budget.is_too_big)
+    return http_send_static(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                            "request needs more memory than http_body_budget_bytes allows\n");
+  static const char text[] = "server busy: too many request bodies in memory, retry later\n";
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(sizeof text - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+  if (resp)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, HTTP_BUSY_RETRY_S);
+  return http_send(c, MHD_HTTP_SERVICE_UNAVAILABLE, resp, TEXT_TYPE);
+}
+
+/* Stops buffering a body the budget refused: the memory and its reservation go now, the
+ * rest of the body is read and dropped, and the answer comes at its end. */
+static void http_json_drop_body(struct http_req *r)
+{
+  free(r->body);
+  r->body = NULL;
+  r->len = r->cap = 0;
+  bool is_too_big = r->budget.is_too_big;
+  budget_return(&r->budget);
+  r->budget.is_refused = true;
+  r->budget.is_too_big = is_too_big;
+}
+
+static enum MHD_Result http_json_body(struct http_req *r, const char *upload, size_t *upload_size)
+{
+  uint64_t max = (uint64_t)r->t->cfg->max_json_body_bytes;
+  size_t n = *upload_size;
+  *upload_size = 0;
+  if (r->is_too_big || r->budget.is_refused)
+    return MHD_YES; /* refused: thrown away (MHD cannot answer mid-body) */
+  if (r->len + n > max) {
+    r->is_too_big = true; /* only chunked bodies get here */
+    return MHD_YES;
+  }
+  if (r->len + n + 1 > r->cap) {
+    size_t cap = r->cap ? r->cap : 4096;
+    while (cap < r->len + n + 1)
+      cap *= 2;
+    if (cap > max + 1)
+      cap = max + 1;
+    if (!budget_take(&r->budget, (int64_t)(cap - r->cap))) {
+      http_json_drop_body(r);
+      return MHD_YES;
+    }
+    char *nb = realloc(r->body, cap);
+    if (!nb)
+      return MHD_NO;
+    r->body = nb;
+    r->cap = cap;
+  }
+  memcpy(r->body + r->len, upload, n);
+  r->len += n;
+  r->body[r->len] = '\0';
+  return MHD_YES;
+}
+
 static enum MHD_Result http_json(struct http_req *r, struct MHD_Connection *c, const char *method,
                                  const char *upload, size_t *upload_size, bool is_first)
 {
@@ -336,42 +522,42 @@ static enum MHD_Result http_json(struct http_req *r, struct MHD_Connection *c, c
     const char *cl =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     /* Known too big: answer before reading; MHD then closes instead of reading on. */
-    if (cl && strtoull(cl, NULL, 10) > max)
+    uint64_t len = cl ? strtoull(cl, NULL, 10) : 0;
+    if (len > max)
       return http_send_static(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
+    /* Known not to fit in what the budget has left: the same, and the client may retry. */
+    if ((int64_t)len > budget_limit() - budget_in_use()) {
+      r->budget.is_refused = true;
+      return http_send_over_budget(c, r);
+    }
     return MHD_YES;
   }
-  if (*upload_size > 0) {
-    size_t n = *upload_size;
-    *upload_size = 0;
-    if (r->is_too_big || r->len + n > max) {
-      /* Only chunked bodies get here (MHD cannot answer mid-body): drop the rest. */
-      r->is_too_big = true;
-      return MHD_YES;
-    }
-    if (r->len + n + 1 > r->cap) {
-      size_t cap = r->cap ? r->cap : 4096;
-      while (cap < r->len + n + 1)
-        cap *= 2;
-      char *nb = realloc(r->body, cap);
-      if (!nb)
-        return MHD_NO;
-      r->body = nb;
-      r->cap = cap;
-    }
-    memcpy(r->body + r->len, upload, n);
-    r->len += n;
-    r->body[r->len] = '\0';
-    return MHD_YES;
-  }
+  if (*upload_size > 0)
+    return http_json_body(r, upload, upload_size);
   if (r->is_too_big)
     return http_send_static(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
+  if (r->budget.is_refused && !r->has_reply)
+    return http_send_over_budget(c, r);
   if (r->has_reply) {
-    r->has_reply = false; /* resumed after the delay */
+    r->has_reply = false; /* resumed after the delay or the worker */
+    if (r->budget.is_refused) {
+      rpc_reply_free(&r->reply);
+      http_json_drop_body(r); /* the budget is free for others before the answer goes */
+      return http_send_over_budget(c, r);
+    }
     return http_send_reply(c, &r->reply, JSON_TYPE);
   }
 
   struct rpc_origin origin = {r->peer, http_header_token(c)};
+  budget_enter(&r->budget);
   rpc_handle_json(r->t->rpc, r->body ? r->body : "", r->len, &origin, false, &r->reply);
+  budget_leave();
+  if (r->budget.is_refused) {
+    rpc_reply_free(&r->reply);
+    memset(&r->reply, 0, sizeof r->reply);
+    http_json_drop_body(r); /* the budget is free for others before the answer goes */
+    return http_send_over_budget(c, r);
+  }
   if (r->reply.needs_worker)
     return http_json_on_worker(r, c, &origin);
   if (r->reply.delay_ms == 0)
@@ -391,9 +577,9 @@ static void http_upgraded(void *cls, struct MHD_Connection *c, void *con_cls, co
                           size_t extra_in_size, MHD_socket sock,
                           struct MHD_UpgradeResponseHandle *urh)
 {
-  (void)c;
   struct transport *t = cls;
   struct http_req *r = con_cls;
+  http_conn_upgraded(t, c);
   ws_hub_adopt(t->ws, sock, urh, extra_in, extra_in_size, r ? r->peer : "?");
 }
 
@@ -1165,7 +1351,14 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
     r->is_http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
     http_peer(c, r->peer);
     *con_cls = r;
+    http_conn_set_deadline(c, 0); /* the headers are in */
     BH_LOG(BH_LOG_DEBUG, BH_C_HTTP, "%s %s %s", r->peer, method, url);
+    /* Both framings at once is how requests are smuggled past a proxy that reads the other
+     * one (RFC 9112 §6.3 lets a server refuse it): refuse, and the connection closes. */
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+      return http_send_static(c, MHD_HTTP_BAD_REQUEST,
+                              "Content-Length and Transfer-Encoding together\n");
     if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) /* CORS preflight, any path */
       return http_answer(r, c, MHD_HTTP_OK, NULL);
     r->route = http_route_find(url);
@@ -1189,9 +1382,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
 static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                            enum MHD_RequestTerminationCode toe)
 {
-  (void)c;
   struct transport *t = cls;
   struct http_req *r = *con_cls;
+  /* A keep-alive connection has this long for the next request's headers; an upgraded one
+   * is off the list already. */
+  http_conn_set_deadline(c, t->cfg->http_idle_timeout_s);
   if (!r)
     return;
   if (r->up)
@@ -1201,6 +1396,7 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   if (r->has_reply)
     rpc_reply_free(&r->reply); /* the client went away while its reply was held */
   free(r->body);
+  budget_return(&r->budget);
   free(r);
   *con_cls = NULL;
 }
@@ -1252,6 +1448,15 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
   enum bh_err rc = BH_INTERNAL;
   if (pthread_mutex_init(&t->wake_lock, NULL) != 0)
     goto fail_lock;
+  if (pthread_mutex_init(&t->conn_lock, NULL) != 0) {
+    pthread_mutex_destroy(&t->wake_lock);
+    goto fail_lock;
+  }
+  budget_init(cfg->http_body_budget_bytes);
+  /* a quarter of the timeout, so a late connection goes at most 25 % after its deadline */
+  t->sweep_ms = cfg->http_header_timeout_s * 250;
+  if (t->sweep_ms > 1000)
+    t->sweep_ms = 1000;
   rc = loop_start(&t->loop, cfg->rpc_workers);
   if (rc != BH_OK)
     goto fail_loop;
@@ -1276,7 +1481,7 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
                    MHD_USE_TURBO | MHD_USE_ERROR_LOG;
   if (ai->ai_family == AF_INET6)
     flags |= MHD_USE_IPv6;
-  struct MHD_OptionItem opts[8];
+  struct MHD_OptionItem opts[12];
   size_t n = 0;
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
@@ -1289,6 +1494,10 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
   /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: its 1 means SO_REUSEPORT, which would let a
    * second server share our port; MHD's default SO_REUSEADDR is what restarts need. */
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, t};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_conn_notify, t};
+  if (cfg->http_per_ip_connection_limit > 0)
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                        (intptr_t)cfg->http_per_ip_connection_limit, NULL};
   if (cfg->http_threads > 1)
     opts[n++] =
         (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)cfg->http_threads, NULL};
@@ -1306,6 +1515,7 @@ enum bh_err transport_start(struct transport **out, const struct bh_config *cfg,
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(t->daemon, MHD_DAEMON_INFO_BIND_PORT);
   t->port = di ? di->port : (uint16_t)cfg->port;
+  loop_post(t->loop, (uint64_t)t->sweep_ms, http_sweep, t);
   BH_LOG(BH_LOG_INFO, BH_C_HTTP, "listening on %s port %u", host ? host : "*", (unsigned)t->port);
   *out = t;
   return BH_OK;
@@ -1321,6 +1531,7 @@ fail_hub:
   loop_stop(t->loop, NULL, NULL);
   loop_free(t->loop);
 fail_loop:
+  pthread_mutex_destroy(&t->conn_lock);
   pthread_mutex_destroy(&t->wake_lock);
 fail_lock:
   free(t);
@@ -1350,6 +1561,7 @@ void transport_stop(struct transport *t)
     close(t->listen_fd);
   loop_free(t->loop); /* only now: MHD threads could still call loop_post() until here */
   ws_hub_free(t->ws);
+  pthread_mutex_destroy(&t->conn_lock);
   pthread_mutex_destroy(&t->wake_lock);
   free(t);
 }

@@ -52,6 +52,9 @@ static int fx_setup_threads(void **state, int64_t http_threads)
   f->cfg.http_threads = http_threads;
   f->cfg.http_connection_limit = 1000;
   f->cfg.http_idle_timeout_s = 30;
+  f->cfg.http_header_timeout_s = 10;
+  f->cfg.http_body_budget_bytes = 1 << 20;
+  f->cfg.ws_max_message_frames = 64;
   f->cfg.http_connection_memory_bytes = 16384;
   f->cfg.rpc_workers = 2;
   assert_int_equal(rpc_new(&f->rpc, &f->cfg, NULL, NULL), BH_OK);

@@ -59,6 +59,9 @@ static int fx_setup_idle(void **state, int64_t idle_s)
   f->cfg.http_threads = 2;
   f->cfg.http_connection_limit = 100;
   f->cfg.http_idle_timeout_s = idle_s;
+  f->cfg.http_header_timeout_s = 10;
+  f->cfg.http_body_budget_bytes = 1 << 20;
+  f->cfg.ws_max_message_frames = 64;
   f->cfg.http_connection_memory_bytes = 16384;
   f->cfg.rpc_workers = 2;
   assert_int_equal(rpc_new(&f->rpc, &f->cfg, NULL, NULL), BH_OK);

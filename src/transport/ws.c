@@ -89,6 +89,7 @@ struct ws_session {
   bool has_job;                     /* a uv_work_t refers to this session */
   bool is_close_queued;             /* our close frame waits in wslay's queue */
   bool is_peer_gone;                /* recv saw the end of the stream or an error */
+  int64_t msg_frames;               /* frames of the data message being received */
   struct ws_msg *in_head, *in_tail; /* inbox, bounded by ws_queue_max_* */
   size_t in_count, in_bytes;
   struct ws_session *conn_next; /* chain of hub->by_conn */
@@ -193,20 +194,27 @@ static bool session_is_closing(const struct ws_session *s)
          !wslay_event_get_write_enabled(s->ctx);
 }
 
-void ws_session_close(struct ws_session *s, int code)
+/* reason: NULL or a short text (at most 123 bytes go out). */
+static void session_close_why(struct ws_session *s, int code, const char *reason)
 {
   assert(loop_is_current(s->hub->loop));
   if (session_is_closing(s))
     return;
   /* Messages not yet handled are dropped: the peer will not get their answers anyway. */
   inbox_clear(s);
-  int rc = wslay_event_queue_close(s->ctx, (uint16_t)code, NULL, 0);
+  size_t rlen = reason ? strnlen(reason, 123) : 0;
+  int rc = wslay_event_queue_close(s->ctx, (uint16_t)code, (const uint8_t *)reason, rlen);
   if (rc != 0) {
     session_kill(s);
     return;
   }
   s->is_close_queued = true;
   session_update(s);
+}
+
+void ws_session_close(struct ws_session *s, int code)
+{
+  session_close_why(s, code, NULL);
 }
 
 /* --- wslay I/O callbacks ------------------------------------------------------------- */
@@ -260,13 +268,27 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
 }
 
 /* A close frame's body is empty or at least a 2-byte code (RFC 6455 §5.5.1); wslay would
- * take one byte as "no code" and echo it. */
+ * take one byte as "no code" and echo it. A data message may come in at most
+ * ws_max_message_frames frames: wslay keeps a piece of memory per frame, even an empty one,
+ * so the byte limit alone does not bound it. Past the limit: 1009, "a message that is too
+ * big for it to process" (§7.4.1), as for too many bytes; reading stops as wslay does for
+ * its own 1009. */
 static void ws_frame_start_cb(wslay_event_context_ptr ctx,
                               const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
 {
-  (void)user;
+  struct ws_session *s = user;
   if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->payload_length == 1)
     wslay_event_queue_close(ctx, WSLAY_CODE_PROTOCOL_ERROR, NULL, 0);
+  if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME)
+    s->msg_frames = 1;
+  else if (arg->opcode == WSLAY_CONTINUATION_FRAME)
+    s->msg_frames++;
+  if (s->msg_frames > s->hub->cfg->ws_max_message_frames && !session_is_closing(s)) {
+    BH_LOG(BH_LOG_INFO, BH_C_WS, "session %s: message in more than %lld frames, closing", s->peer,
+           (long long)s->hub->cfg->ws_max_message_frames);
+    ws_session_close(s, WSLAY_CODE_MESSAGE_TOO_BIG);
+    wslay_event_shutdown_read(ctx);
+  }
 }
 
 /* --- stream_handle() pipeline --------------------------------------------------------- */
@@ -288,8 +310,8 @@ static void session_apply(struct ws_session *s, struct stream_result *r)
     if (r->text)
       ws_session_send_text(s, r->text, r->len);
     /* an opened or resumed endpoint: its missed pushes follow the reply */
-    if (s->state.attach_pending && !session_is_closing(s))
-      stream_attach(s->hub->rpc, &s->state);
+    if (s->state.attach_pending && !session_is_closing(s) && !stream_attach(s->hub->rpc, &s->state))
+      session_close_why(s, 1008, "Session ended");
     break;
   case STREAM_SEND_CLOSE:
     /* wslay sends control frames ahead of queued data, so the close waits for the flush. */
@@ -438,16 +460,18 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
 
 /* --- polling ------------------------------------------------------------------------- */
 
-/* Reads and drops what the peer sent after wslay stopped reading. Closing a socket with
- * unread bytes makes the kernel send a reset, and a reset can destroy our close frame in
- * the peer's receive buffer before the peer reads it. */
-static void session_drain(struct ws_session *s)
+/* Reads and drops what the peer sent after wslay stopped reading; true once the peer has
+ * ended (or the socket failed). Closing a socket with unread bytes, or before a peer that
+ * is still sending stops, makes the kernel send a reset, and a reset can destroy our close
+ * frame in the peer's receive buffer before the peer reads it. */
+static bool session_drain(struct ws_session *s)
 {
   char junk[4096];
   ssize_t n;
   do
     n = recv(s->fd, junk, sizeof junk, 0);
   while (n > 0 || (n < 0 && errno == EINTR));
+  return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 /* Matches the poll to what wslay wants; ends the session when it wants nothing. */
@@ -475,9 +499,11 @@ static void session_update(struct ws_session *s)
       session_kill(s); /* close handshake done, or I/O failed */
       return;
     }
-    /* wslay failed the connection (1007, 1009, protocol error) and stopped reading: wait
-     * for the peer's answer, drop it, then close. */
+    /* wslay failed the connection (1007, 1009, protocol error) and stopped reading: tell
+     * the peer we are done sending, drop what it still sends until it ends (close_wait
+     * bounds that), then close. */
     s->is_draining = true;
+    shutdown(s->fd, SHUT_WR);
     want = UV_READABLE;
   }
   /* Bounded wait for the flush and for the peer's close frame. */
@@ -504,8 +530,8 @@ static void session_polled(uv_poll_t *p, int status, int events)
     return;
   }
   if (s->is_draining) {
-    session_drain(s);
-    session_kill(s);
+    if (session_drain(s))
+      session_kill(s);
     return;
   }
   int rc = (events & UV_READABLE) ? wslay_event_recv(s->ctx) : 0;
@@ -748,6 +774,43 @@ static void push_send(void *ctx, struct push_frame *f, const struct push_target 
   }
 }
 
+/* push_transport.close: sessions whose token was ended (logout, password change). */
+struct close_job {
+  struct ws_hub *h;
+  int code;
+  char reason[124];
+  size_t n;
+  uint64_t conns[];
+};
+
+static void close_job_run(void *arg)
+{
+  struct close_job *j = arg;
+  for (size_t i = 0; i < j->n && !j->h->is_stopping; i++) {
+    struct ws_session *s = session_by_conn(j->h, j->conns[i]);
+    if (s)
+      session_close_why(s, j->code, j->reason);
+  }
+  free(j);
+}
+
+static void push_close(void *ctx, const uint64_t *conns, size_t n, int code, const char *reason)
+{
+  struct ws_hub *h = ctx;
+  struct close_job *j = malloc(sizeof *j + n * sizeof *conns);
+  if (!j)
+    return; /* push detached them already: they hear nothing more */
+  j->h = h;
+  j->code = code;
+  snprintf(j->reason, sizeof j->reason, "%s", reason ? reason : "");
+  j->n = n;
+  memcpy(j->conns, conns, n * sizeof *conns);
+  if (loop_is_current(h->loop))
+    close_job_run(j);
+  else if (loop_post(h->loop, 0, close_job_run, j) != BH_OK)
+    free(j);
+}
+
 /* --- pings and idle timeouts ---------------------------------------------------------- */
 
 #define WS_TICK_MS 500
@@ -801,7 +864,7 @@ enum bh_err ws_hub_new(struct ws_hub **out, struct loop *loop, const struct bh_c
   h->cfg = cfg;
   h->rpc = rpc;
   if (rpc) {
-    struct push_transport tr = {.ctx = h, .send = push_send};
+    struct push_transport tr = {.ctx = h, .send = push_send, .close = push_close};
     stream_set_push_transport(rpc, &tr);
   }
   if (loop_post(loop, 0, hub_start_tick, h) != BH_OK) {

@@ -1,7 +1,7 @@
 # Entry points of bimhub. CMake does the real build; this file installs what is missing,
 # picks the build directory and runs things.
 #
-#   make              build build/bimhub (Debug, ASan+UBSan: BH_SANITIZE defaults to address,undefined)
+#   make              build build/bimhub (Debug, ASan+UBSan: BH_SANITIZE: address,undefined,float-cast-overflow)
 #   make run          build, then serve on http://127.0.0.1:8082 with data in ./bimhub-data
 #                     (extra flags: make run ARGS="--admin-user a@b.c --admin-password pw")
 #   make test         format check, build, unit + integration tests (ctest)

@@ -1,13 +1,13 @@
 /* fuzz_ssrf.c: the allow-list parser on arbitrary text, then the guard on addresses taken
  * from the same bytes. Nothing may crash or read out of bounds; a parsed list must be within
  * its limits, and an address the guard allows must be public, loopback or private.
- * Build: clang -fsanitize=fuzzer,address,undefined -Isrc fuzz/fuzz_ssrf.c src/notify/ssrf.c */
+ * Build: clang -fsanitize=fuzzer,address,undefined -Isrc fuzz/fuzz_ssrf.c src/outbound/ssrf.c */
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "notify/ssrf.h"
+#include "outbound/ssrf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

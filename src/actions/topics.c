@@ -114,7 +114,7 @@ static bool owner_is_full(const struct topics *t, int64_t owner_uoid)
 
 enum bh_err topics_create(struct topics *t, enum topic_kind kind, const char *type,
                           const char *description, int64_t poid, int64_t roid, int64_t owner_uoid,
-                          bool is_checkin, int64_t *id)
+                          int64_t owner_soid, bool is_checkin, int64_t *id)
 {
   (void)type;
   (void)description;
@@ -141,6 +141,7 @@ enum bh_err topics_create(struct topics *t, enum topic_kind kind, const char *ty
   tp->info.poid = poid;
   tp->info.roid = roid;
   tp->info.owner_uoid = owner_uoid;
+  tp->info.owner_soid = owner_soid;
   struct topic_state *s = &tp->info.state;
   s->is_checkin = is_checkin;
   s->start_ms = bh_now_ms();

@@ -54,7 +54,8 @@ struct topic_info {
   enum topic_kind kind;
   int64_t poid, roid; /* -1 where the kind has none */
   int64_t owner_uoid;
-  bool has_state; /* a state was sent (getProgress gives {} before) */
+  int64_t owner_soid; /* the service whose token made it, -1 for a user's own */
+  bool has_state;     /* a state was sent (getProgress gives {} before) */
   struct topic_state state;
   bool has_download;
   struct topic_download download;
@@ -73,7 +74,7 @@ void topics_set_max_per_owner(struct topics *t, int64_t max);
  * ones count until they are removed or expire). */
 enum bh_err topics_create(struct topics *t, enum topic_kind kind, const char *type,
                           const char *description, int64_t poid, int64_t roid, int64_t owner_uoid,
-                          bool is_checkin, int64_t *id);
+                          int64_t owner_soid, bool is_checkin, int64_t *id);
 /* Moves a topic's state on: a new title increments stage; ACTION_FINISHED/ERROR set end.
  * progress < -1 keeps the current progress. BH_NOTFOUND for an unknown topic. */
 enum bh_err topics_progress(struct topics *t, int64_t id, const char *title, int progress);

@@ -34,8 +34,9 @@ static void sending_rule_and_life(void **state)
   events_subscribe(ev, on_event, &c);
   struct topics *t = topics_new(ev, 1000);
   int64_t a, b;
-  assert_int_equal(topics_create(t, TOPIC_PROJECT, "UPLOAD", "Checkin", 5, -1, 9, true, &a), BH_OK);
-  assert_int_equal(topics_create(t, TOPIC_SERVER, "DOWNLOAD", "Download", -1, -1, 9, false, &b),
+  assert_int_equal(topics_create(t, TOPIC_PROJECT, "UPLOAD", "Checkin", 5, -1, 9, -1, true, &a),
+                   BH_OK);
+  assert_int_equal(topics_create(t, TOPIC_SERVER, "DOWNLOAD", "Download", -1, -1, 9, -1, false, &b),
                    BH_OK);
   assert_true(b > a);
   assert_int_equal(c.created, 2);
@@ -94,17 +95,20 @@ static void topics_per_owner_are_limited(void **state)
   topics_set_max_per_owner(t, 3);
   int64_t id[3], x;
   for (int i = 0; i < 3; i++)
-    assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, false, &id[i]),
+    assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, -1, false, &id[i]),
                      BH_OK);
-  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, false, &x), BH_TOOBIG);
-  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 8, false, &x), BH_OK);
-  assert_int_equal(topics_create(t, TOPIC_PROJECT, "UPLOAD", "Checkin", 1, -1, 7, true, &x), BH_OK);
+  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, -1, false, &x),
+                   BH_TOOBIG);
+  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 8, -1, false, &x), BH_OK);
+  assert_int_equal(topics_create(t, TOPIC_PROJECT, "UPLOAD", "Checkin", 1, -1, 7, -1, true, &x),
+                   BH_OK);
   assert_int_equal(topics_remove(t, x), BH_OK);
   /* an ended topic still counts until it is removed or expires */
   assert_int_equal(topics_finish(t, id[0], "done", 0), BH_OK);
-  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, false, &x), BH_TOOBIG);
+  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, -1, false, &x),
+                   BH_TOOBIG);
   assert_int_equal(topics_remove(t, id[0]), BH_OK);
-  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, false, &x), BH_OK);
+  assert_int_equal(topics_create(t, TOPIC_SERVER, "UPLOAD", "d", -1, -1, 7, -1, false, &x), BH_OK);
   topics_free(t);
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "common/bh_log.h"
@@ -94,6 +95,10 @@ static int serve(int argc, char **argv)
       config_print_example(stdout);
       return 0;
     }
+    if (strcmp(argv[i], "--print-access") == 0 || strcmp(argv[i], "--print-access-json") == 0) {
+      rpc_print_access(stdout, strcmp(argv[i], "--print-access-json") == 0);
+      return 0;
+    }
   }
   struct bh_config cfg;
   if (load_config(&cfg, argc, argv) != 0)
@@ -117,6 +122,9 @@ static int serve(int argc, char **argv)
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  /* Everything the server writes (database, WAL, blobs, keys) is its owner's alone, whatever
+   * umask it was started with; store_open also fixes an existing data dir. */
+  umask(077);
   struct store_options so = {.dir = cfg.data_dir,
                              .sync_full = strcmp(cfg.sqlite_synchronous, "full") == 0};
   if (store_open(&st, &so) != BH_OK) {

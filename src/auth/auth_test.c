@@ -81,17 +81,76 @@ static void service_tokens_round_trip_and_refuse_changes(void **state)
 static void throttle_doubles_caps_and_forgets(void **state)
 {
   (void)state;
-  struct throttle *t = throttle_new(100, 500);
+  struct throttle_limits lim = {.base_ms = 100, .max_ms = 500, .window_ms = 15 * 60 * 1000};
+  struct throttle *t = throttle_new(&lim);
   assert_int_equal(throttle_failure(t, "a@b.c", "10.0.0.1", 1000), 100);
   assert_int_equal(throttle_failure(t, "A@B.C", "10.0.0.2", 1001), 200);
   assert_int_equal(throttle_failure(t, "a@b.c", "10.0.0.3", 1002), 400);
   assert_int_equal(throttle_failure(t, "a@b.c", "10.0.0.4", 1003), 500);
   /* the address counts on its own: a new user from a guessing address is slowed too */
   assert_int_equal(throttle_failure(t, "x@y.z", "10.0.0.1", 1004), 200);
-  throttle_success(t, "a@b.c");
+  throttle_success(t, "a@b.c", "10.0.0.9");
   assert_int_equal(throttle_failure(t, "a@b.c", "10.0.0.9", 1005), 100);
-  /* forgotten after 15 minutes */
+  /* forgotten after the window */
   assert_int_equal(throttle_failure(t, "x@y.z", "10.0.0.1", 1004 + 16 * 60 * 1000), 100);
+  throttle_free(t);
+}
+
+/* One attempt: begun, then failed. Returns what throttle_begin said (0: it ran). */
+static unsigned attempt(struct throttle *t, const char *user, const char *addr, int64_t now)
+{
+  unsigned delay = 0;
+  unsigned wait = throttle_begin(t, user, addr, now, &delay);
+  if (wait == 0)
+    throttle_failure(t, user, addr, now);
+  else
+    assert_true(delay > 0);
+  return wait;
+}
+
+/* Past the limit an attempt is refused before any check, per user name (trimmed, any case)
+ * and per address, until the window has passed since the last failure. */
+static void throttle_limits_users_and_addresses(void **state)
+{
+  (void)state;
+  struct throttle_limits lim = {
+      .base_ms = 10, .max_ms = 100, .user_max = 3, .addr_max = 5, .window_ms = 10000};
+  struct throttle *t = throttle_new(&lim);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(attempt(t, "a@b.c", "10.0.0.1", 1000 + i), 0);
+  assert_int_equal(attempt(t, " A@B.C ", "10.0.0.2", 2000), 10); /* 10 s after the last */
+  assert_int_equal(attempt(t, "a@b.c", "10.0.0.2", 11001), 1);
+  /* another user from the same address goes on, until the address has 5 failures */
+  assert_int_equal(attempt(t, "x@y.z", "10.0.0.1", 2000), 0);
+  assert_int_equal(attempt(t, "x@y.z", "10.0.0.1", 2001), 0);
+  assert_int_equal(attempt(t, "q@y.z", "10.0.0.1", 2002), 10);
+  assert_int_equal(attempt(t, "q@y.z", "10.0.0.3", 2003), 0);
+  /* after the window: counted from zero */
+  assert_int_equal(attempt(t, "a@b.c", "10.0.0.4", 1002 + 10000), 0);
+  /* no user name: the address alone */
+  assert_int_equal(attempt(t, NULL, "10.0.0.1", 2004), 10);
+  assert_int_equal(attempt(t, "", "10.0.0.5", 2005), 0);
+  throttle_free(t);
+}
+
+/* Attempts count from their start: parallel ones cannot all pass before the first fails. A
+ * success clears the user's count. */
+static void throttle_counts_running_attempts(void **state)
+{
+  (void)state;
+  struct throttle_limits lim = {
+      .base_ms = 10, .max_ms = 100, .user_max = 3, .addr_max = 100, .window_ms = 10000};
+  struct throttle *t = throttle_new(&lim);
+  unsigned d;
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(throttle_begin(t, "p@b.c", "10.0.0.1", 1000, &d), 0);
+  assert_true(throttle_begin(t, "p@b.c", "10.0.0.2", 1001, &d) > 0);
+  throttle_failure(t, "p@b.c", "10.0.0.1", 1002);
+  throttle_failure(t, "p@b.c", "10.0.0.1", 1003);
+  throttle_success(t, "p@b.c", "10.0.0.1");
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(attempt(t, "p@b.c", "10.0.0.1", 1004 + i), 0);
+  assert_true(attempt(t, "p@b.c", "10.0.0.1", 1010) > 0);
   throttle_free(t);
 }
 
@@ -104,6 +163,8 @@ int main(void)
       cmocka_unit_test(tokens_are_random_hex_and_hash_stably),
       cmocka_unit_test(service_tokens_round_trip_and_refuse_changes),
       cmocka_unit_test(throttle_doubles_caps_and_forgets),
+      cmocka_unit_test(throttle_limits_users_and_addresses),
+      cmocka_unit_test(throttle_counts_running_attempts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,14 @@ bool token_hash(const char *token, unsigned char out[32])
   return true;
 }
 
+void token_new_hash(unsigned char out[32])
+{
+  char t[TOKEN_TEXT_LEN + 1];
+  token_new(t);
+  token_hash(t, out);
+  sodium_memzero(t, sizeof t);
+}
+
 #define SERVICE_TOKEN_VERSION 1
 
 static void put64(unsigned char *p, int64_t v)

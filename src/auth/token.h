@@ -20,6 +20,9 @@ enum token_kind {
 void token_new(char out[TOKEN_TEXT_LEN + 1]);
 /* Hash of a token for lookup. False when the text cannot be a token (length, characters). */
 bool token_hash(const char *token, unsigned char out[32]);
+/* The hash of a new random token that is then forgotten: a permanent user token, which
+ * nothing gives out (replacing it revokes the old one). */
+void token_new_hash(unsigned char out[32]);
 
 /* Service tokens are not stored: the text carries what the token is for and an HMAC-SHA256
  * under a server key, so issuing one costs no database write. 64 bytes as 128 lower-case hex

@@ -73,6 +73,7 @@ struct checkin {
   char *comment, *file_name, *project_schema;
   const struct plugin_def *deserializer;
   enum checkin_compression compression;
+  bool hide_content; /* errors never quote the file (checkinFromUrl); set before any input */
   /* the queue (lock) */
   struct chunk *head, *tail;
   size_t queued;
@@ -179,7 +180,7 @@ static enum bh_err check_project(struct model *m, const struct actor *who, int64
   enum bh_err rc = project_get_readable(m, who, poid, p, why);
   if (rc != BH_OK)
     return rc;
-  if (!actor_may_checkin(who, poid)) {
+  if (!actor_may_checkin(m, who, poid)) {
     project_rec_clear(p);
     return bh_fail(why, BH_DENIED, "No rights to checkin to this project (%lld, %lld)",
                    (long long)poid, (long long)who->grant.write_poid);
@@ -225,8 +226,8 @@ enum bh_err checkins_initiate(struct checkins *c, const struct actor *who, int64
   if (r) {
     rc = busy(why, r->topic_id);
   } else {
-    rc = topics_create(c->m->topics, TOPIC_PROJECT, "UPLOAD", "Checkin", poid, -1, who->uoid, true,
-                       topic_id);
+    rc = topics_create(c->m->topics, TOPIC_PROJECT, "UPLOAD", "Checkin", poid, -1, who->uoid,
+                       ACTOR_SOID(who), true, topic_id);
     if (rc == BH_OK &&
         !reservation_add(c, poid, *topic_id, now + c->m->cfg->checkin_initiate_timeout_s * 1000))
       rc = BH_NOMEM;
@@ -273,12 +274,33 @@ static enum bh_err fail(struct checkin *ci, enum bh_err code, int deser_code, co
   return code;
 }
 
+#define HIDDEN_CONTENT_ERROR "The file at the URL is not an IFC model this project can take"
+
+static enum bh_err content_fail(struct checkin *ci, enum bh_err code, int deser_code,
+                                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A failure that quotes the file: for a file from a URL the reason goes to the log only, as
+ * the URL may have been an internal one and its answer is not the client's to read. */
+static enum bh_err content_fail(struct checkin *ci, enum bh_err code, int deser_code,
+                                const char *fmt, ...)
+{
+  char text[sizeof ci->why.text];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  if (!ci->hide_content)
+    return fail(ci, code, deser_code, "%s", text);
+  BH_LOG(BH_LOG_WARN, BH_C_APP, "checkinFromUrl to project %lld: %s", (long long)ci->poid, text);
+  return fail(ci, code, 0, HIDDEN_CONTENT_ERROR);
+}
+
 static enum bh_err reader_failed(struct checkin *ci)
 {
   const struct ifc_reader_error *e = ifc_reader_error(ci->reader);
-  return fail(ci, e->err == BH_NOMEM ? BH_NOMEM : BH_BADREQUEST, (int)e->code,
-              "%s (line %llu, byte %llu)", e->message, (unsigned long long)e->line,
-              (unsigned long long)e->offset);
+  return content_fail(ci, e->err == BH_NOMEM ? BH_NOMEM : BH_BADREQUEST, (int)e->code,
+                      "%s (line %llu, byte %llu)", e->message, (unsigned long long)e->line,
+                      (unsigned long long)e->offset);
 }
 
 static void *writer_main(void *arg)
@@ -375,12 +397,12 @@ static enum bh_err sink_ifc(void *arg, const void *data, size_t len)
     const char *id = ifc_reader_schema(ci->reader);
     const char *schema = ifc_schema_normalize(id);
     if (!schema)
-      return fail(ci, BH_BADREQUEST, IFC_ERR_UNSUPPORTED_IFC_SCHEMA_VERSION,
-                  "Unsupported IFC schema %s", id);
+      return content_fail(ci, BH_BADREQUEST, IFC_ERR_UNSUPPORTED_IFC_SCHEMA_VERSION,
+                          "Unsupported IFC schema %s", id);
     if (strcmp(schema, ci->project_schema) != 0)
-      return fail(ci, BH_BADREQUEST, IFC_ERR_UNSUPPORTED_IFC_SCHEMA_VERSION,
-                  "The file's schema %s does not match the project's schema %s", id,
-                  ci->project_schema);
+      return content_fail(ci, BH_BADREQUEST, IFC_ERR_UNSUPPORTED_IFC_SCHEMA_VERSION,
+                          "The file's schema %s does not match the project's schema %s", id,
+                          ci->project_schema);
   }
   return BH_OK;
 }
@@ -391,8 +413,8 @@ static enum bh_err sink_zip(void *arg, const void *data, size_t len)
   if (zip_reader_feed(ci->zip, data, len) != BH_OK) {
     if (ci->failed)
       return ci->rc;
-    return fail(ci, BH_BADREQUEST, IFC_ERR_IFCZIP_MUST_CONTAIN_EXACTLY_ONE_IFC_FILE,
-                "Invalid ifcZIP: %s", zip_reader_error(ci->zip));
+    return content_fail(ci, BH_BADREQUEST, IFC_ERR_IFCZIP_MUST_CONTAIN_EXACTLY_ONE_IFC_FILE,
+                        "Invalid ifcZIP: %s", zip_reader_error(ci->zip));
   }
   return BH_OK;
 }
@@ -416,9 +438,10 @@ static enum bh_err finish_input(struct checkin *ci)
   if (ci->inflater && inflate_stream_finish(ci->inflater) != BH_OK)
     return ci->failed ? ci->rc : fail(ci, BH_BADREQUEST, 0, "The compressed upload is truncated");
   if (ci->zip && zip_reader_finish(ci->zip) != BH_OK)
-    return ci->failed ? ci->rc
-                      : fail(ci, BH_BADREQUEST, IFC_ERR_IFCZIP_MUST_CONTAIN_EXACTLY_ONE_IFC_FILE,
-                             "Invalid ifcZIP: %s", zip_reader_error(ci->zip));
+    return ci->failed
+               ? ci->rc
+               : content_fail(ci, BH_BADREQUEST, IFC_ERR_IFCZIP_MUST_CONTAIN_EXACTLY_ONE_IFC_FILE,
+                              "Invalid ifcZIP: %s", zip_reader_error(ci->zip));
   if (ifc_reader_byte_count(ci->reader) == 0)
     return fail(ci, BH_BADREQUEST, IFC_ERR_UNEXPECTED_END_OF_STREAM_WHILE_READING_FIRST_LINE,
                 "The upload is empty");
@@ -491,8 +514,19 @@ static enum bh_err commit_revision(struct checkin *ci, const char *hash, uint64_
                            .deserializer = (char *)ci->deserializer->class_name,
                            .header_json = header_json(ifc_reader_header(ci->reader), schema_id)};
   enum bh_err rc = store_begin(m->st);
+  bool deleted = false;
   if (rc == BH_OK) {
-    rc = store_next_oid(m->st, &r.roid);
+    /* deleteProject may have run while the file came in: no revision for a deleted project */
+    struct project_rec p;
+    rc = store_project_get(m->st, ci->poid, &p);
+    if (rc == BH_OK) {
+      deleted = p.state == STATE_DELETED;
+      project_rec_clear(&p);
+    }
+    if (rc == BH_OK && deleted)
+      rc = BH_STATE;
+    if (rc == BH_OK)
+      rc = store_next_oid(m->st, &r.roid);
     if (rc == BH_OK)
       rc = store_revision_max_number(m->st, ci->poid, &r.number);
     r.number++;
@@ -507,6 +541,8 @@ static enum bh_err commit_revision(struct checkin *ci, const char *hash, uint64_
   }
   free(r.header_json);
   free(tc);
+  if (deleted)
+    return fail(ci, BH_STATE, 0, "The project was deleted during the check-in");
   if (rc != BH_OK)
     return fail(ci, rc, 0, "Cannot save the revision: %s", bh_err_text(rc));
   ci->roid = r.roid;
@@ -781,8 +817,8 @@ enum bh_err checkin_start(struct checkins *c, const struct actor *who,
   } else if (r) {
     rc = busy(why, r->topic_id);
   } else {
-    rc = topics_create(m->topics, TOPIC_PROJECT, "UPLOAD", "Checkin", p->poid, -1, who->uoid, true,
-                       &ci->topic_id);
+    rc = topics_create(m->topics, TOPIC_PROJECT, "UPLOAD", "Checkin", p->poid, -1, who->uoid,
+                       ACTOR_SOID(who), true, &ci->topic_id);
     if (rc == BH_OK && !reservation_add(c, p->poid, ci->topic_id, 0))
       rc = BH_NOMEM;
   }
@@ -860,6 +896,13 @@ void checkin_on_drain(struct checkin *ci, checkin_cb cb, void *arg)
   pthread_mutex_unlock(&ci->lock);
   if (now)
     cb(arg);
+}
+
+void checkin_hide_content(struct checkin *ci)
+{
+  pthread_mutex_lock(&ci->lock);
+  ci->hide_content = true;
+  pthread_mutex_unlock(&ci->lock);
 }
 
 void checkin_abort(struct checkin *ci, const char *message)

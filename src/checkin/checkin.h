@@ -81,10 +81,17 @@ const struct bh_config *checkin_config(const struct checkin *ci);
 void checkin_retain(struct checkin *ci);
 void checkin_release(struct checkin *ci);
 
-/* checkinFromUrl: fetches url (http or https only) on a thread of its own with libcurl,
- * within the fetch timeouts and the upload limit, into the check-in, and ends its input. */
+/* Errors of this check-in never quote the file (its reader's and schema errors say only that
+ * the file is not a model the project can take; the detail goes to the log). Before any
+ * input. */
+void checkin_hide_content(struct checkin *ci);
+
+/* checkinFromUrl: fetches url on a thread of its own through the outbound guard
+ * (outbound.h: service_allow, redirects re-checked, the fetch timeouts and the upload limit)
+ * into the check-in, and ends its input. Every network failure shows as the same error. */
 enum bh_err checkin_fetch(struct checkin *ci, const char *url, struct bh_why *why);
-/* Whether checkin_fetch would take url (http or https); check before checkin_start. */
-bool checkin_url_allowed(const char *url);
+/* Whether checkin_fetch would take url (http or https, no user name...); BH_BADREQUEST
+ * and the reason in why if not. Check before checkin_start. */
+enum bh_err checkin_url_check(const char *url, struct bh_why *why);
 
 #endif

@@ -128,8 +128,17 @@ static enum bh_err open_topic(struct rpc *rpc, const struct actor *who, const ch
   struct topic_info t;
   if (topics_get(rpc->model.topics, id, &t) != BH_OK || !t.has_download)
     return refuse(status, text, 404, "No valid topicId", BH_NOTFOUND);
-  if (t.owner_uoid != who->uoid && who->type != USER_ADMIN)
+  if (!actor_owns(who, t.owner_uoid, t.owner_soid))
     return refuse(status, text, 403, "This download belongs to another user", BH_DENIED);
+  /* the rights that prepared it must still hold: a grant or a project right may be gone */
+  struct revision_rec r;
+  struct bh_why why;
+  if (revision_get_readable(&rpc->model, who, t.download.roid, &r, &why) != BH_OK)
+    return refuse(status, text, 403, "No rights to download revision", BH_DENIED);
+  bool may = actor_may_read_revision(&rpc->model, who, &r);
+  revision_rec_clear(&r);
+  if (!may)
+    return refuse(status, text, 403, "No rights to download revision", BH_DENIED);
   d->topic_id = id;
   d->fd = blob_open(rpc->model.blobs, t.download.blob, &d->size);
   if (d->fd < 0)

@@ -131,7 +131,7 @@ static bool authenticate(struct upload *u)
     upload_fail(u, BH_AUTH, "Authentication required for this call");
     return false;
   }
-  struct bh_why why;
+  struct bh_why why = {0};
   if (rpc_resolve_token(u->rpc, token, &u->actor, &why) != BH_OK) {
     u->failed = true;
     u->why = why;
@@ -170,8 +170,11 @@ static void start_checkin(struct upload *u, const char *filename)
     }
   }
   u->sync = field_true(u, F_SYNC);
-  struct bh_why why;
-  if (checkin_start(u->rpc->model.checkins, &u->actor, &p, &u->ci, &u->topic_id, &why) != BH_OK) {
+  struct bh_why why = {0};
+  enum bh_err rc = checkin_start(u->rpc->model.checkins, &u->actor, &p, &u->ci, &u->topic_id, &why);
+  if (rc != BH_OK) {
+    if (!why.text[0])
+      bh_fail(&why, rc, "Cannot start the check-in: %s", bh_err_text(rc));
     u->failed = true;
     u->why = why;
   }
@@ -189,6 +192,11 @@ void upload_file_begin(struct upload *u, const char *filename, const char *conte
     return;
   const char *action = u->fields[F_ACTION];
   if (action && strcmp(action, "file") == 0) {
+    /* the rule of uploadFile (any user but READ_ONLY) for the same thing over /upload */
+    if (u->actor.type == USER_READ_ONLY) {
+      upload_fail(u, BH_DENIED, "Read-only users cannot change anything");
+      return;
+    }
     u->file_name = strdup(filename ? filename : "file");
     u->mime = strdup(content_type ? content_type : "application/octet-stream");
     if (blob_writer_new(u->rpc->model.blobs, (uint64_t)u->rpc->cfg->max_upload_bytes, &u->bw) !=
@@ -271,10 +279,24 @@ static void checkin_done(void *arg)
     reply = sobj_long_action_state(&t);
     topics_remove(u->rpc->model.topics, u->topic_id); /* sync: the topic ends with the reply */
   } else {
-    struct bh_why why;
-    int64_t roid;
-    checkin_result(u->ci, &roid, &why);
-    reply = exception_json(&why);
+    /* Its topic was ended while it ran (cleanupLongAction): the answer is the result. */
+    struct bh_why why = {0};
+    int64_t roid = -1;
+    enum bh_err rc = checkin_result(u->ci, &roid, &why);
+    if (rc == BH_OK) {
+      t = (struct topic_info){.id = u->topic_id, .kind = TOPIC_PROJECT, .has_state = true};
+      t.state = (struct topic_state){.is_checkin = true,
+                                     .state = ACTION_FINISHED,
+                                     .progress = 100,
+                                     .roid = roid,
+                                     .end_ms = bh_now_ms()};
+      snprintf(t.state.title, sizeof t.state.title, "Checkin done");
+      reply = sobj_long_action_state(&t);
+    } else {
+      if (!why.text[0])
+        bh_fail(&why, rc, "%s", bh_err_text(rc));
+      reply = exception_json(&why);
+    }
   }
   deliver(u, reply);
   upload_release(u);

@@ -101,6 +101,8 @@ static const struct cfg_opt cfg_opts[] = {
             "checkinFromUrl: the whole transfer may take this long"),
     INT_OPT("fetch_connect_timeout_s", fetch_connect_timeout_s, 1, 600, 10,
             "checkinFromUrl: connecting may take this long"),
+    INT_OPT("fetch_max_redirects", fetch_max_redirects, 0, 20, 5,
+            "checkinFromUrl: redirects followed, each checked like the first URL"),
     INT_OPT("service_connect_timeout_ms", service_connect_timeout_ms, 100, 600000, 5000,
             "connecting to a remote service may take this long"),
     INT_OPT("service_timeout_ms", service_timeout_ms, 100, 3600000, 10000,
@@ -108,8 +110,8 @@ static const struct cfg_opt cfg_opts[] = {
     INT_OPT("service_max_response_bytes", service_max_response_bytes, 1024, 1 << 30, 1 << 20,
             "largest answer read from a remote service"),
     STR_OPT("service_allow", service_allow, "127.0.0.0/8,::1/128",
-            "loopback and private CIDRs remote services may be at (public addresses always "
-            "are; link-local, multicast and reserved never)"),
+            "loopback and private CIDRs remote services and checkinFromUrl may reach (public "
+            "addresses always; link-local, multicast and reserved never)"),
     INT_OPT("service_token_lifetime_s", service_token_lifetime_s, 60, INT64_C(365) * 86400, 86400,
             "lifetime of the token sent with each notification"),
     INT_OPT("service_secret_overlap_s", service_secret_overlap_s, 0, INT64_C(30) * 86400, 86400,
@@ -137,6 +139,13 @@ static const struct cfg_opt cfg_opts[] = {
         "delay of the answer to a failed login; doubles per failure of the same user or address"),
     INT_OPT("login_fail_delay_max_ms", login_fail_delay_max_ms, 0, 600000, 30000,
             "longest failed-login delay"),
+    INT_OPT("login_max_failures", login_max_failures, 1, 1000000, 10,
+            "failed logins of one user name within the window; then its logins are refused"),
+    INT_OPT("login_max_failures_per_address", login_max_failures_per_address, 1, 1000000, 100,
+            "failed logins from one client address within the window; then its logins are "
+            "refused"),
+    INT_OPT("login_failure_window_s", login_failure_window_s, 1, 86400, 900,
+            "how long failed logins count (refused until this long after the last one)"),
     INT_OPT("argon2_ops_limit", argon2_ops_limit, 1, 100, 2,
             "argon2id passes (libsodium opslimit)"),
     INT_OPT("argon2_mem_limit_kib", argon2_mem_limit_kib, 8, 4 << 20, 19456,

@@ -42,6 +42,9 @@ struct bh_config {
   int64_t token_lifetime_s;
   int64_t login_fail_delay_ms; /* first delay after a failed login; doubles per failure */
   int64_t login_fail_delay_max_ms;
+  int64_t login_max_failures;             /* per user name and window; then refused */
+  int64_t login_max_failures_per_address; /* per client address and window */
+  int64_t login_failure_window_s;
   int64_t argon2_ops_limit; /* libsodium crypto_pwhash opslimit */
   int64_t argon2_mem_limit_kib;
   /* check-ins, downloads, long actions */
@@ -53,11 +56,12 @@ struct bh_config {
   int64_t max_download_data_bytes;    /* largest model getDownloadData returns in Base64 */
   int64_t fetch_timeout_s;            /* checkinFromUrl: whole transfer */
   int64_t fetch_connect_timeout_s;
+  int64_t fetch_max_redirects; /* each hop through the outbound guard */
   /* remote services */
   int64_t service_connect_timeout_ms;
   int64_t service_timeout_ms; /* a whole call to a service */
   int64_t service_max_response_bytes;
-  char *service_allow;                  /* CIDRs of loopback/private addresses services may have */
+  char *service_allow;                  /* loopback/private CIDRs outbound requests may reach */
   int64_t service_token_lifetime_s;     /* tokens handed out with notifications */
   int64_t service_secret_overlap_s;     /* a rotated secret keeps signing this long */
   int64_t service_extdata_new_revision; /* 1: also newRevision after newExtendedDataOnRevision */

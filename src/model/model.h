@@ -40,6 +40,9 @@ struct service_grant {
   bool write_ed;      /* SService.writeExtendedDataId set */
 };
 
+/* The service a service token acts for, -1 for a user's own session. */
+#define ACTOR_SOID(a) ((a)->is_service ? (a)->service_oid : INT64_C(-1))
+
 /* Who is calling, resolved from the token. */
 struct actor {
   int64_t uoid; /* -1: anonymous */
@@ -96,9 +99,15 @@ enum bh_err user_create(struct model *m, const struct actor *who, const char *us
  * combination" except the distinct BIMserver cases (deleted, no password, system). */
 enum bh_err user_check_login(struct model *m, const char *username, const char *password,
                              struct user_rec *out, struct bh_why *why);
+/* Sets a new password and a new user token (the old one stops working) and ends the user's
+ * login sessions in the store, all but keep_token (the caller's own, or NULL: every one).
+ * The caller ends them in the token cache and on /stream too (rpc_end_sessions). */
 enum bh_err user_change_password(struct model *m, const struct actor *who, int64_t uoid,
                                  const char *old_password, const char *new_password,
-                                 struct bh_why *why);
+                                 const char *keep_token, struct bh_why *why);
+/* The user of a permanent user token (AuthInterface.loginUserToken). BH_NOTFOUND for any
+ * text that is no user's token. */
+enum bh_err user_by_user_token(struct model *m, const char *token, struct user_rec *out);
 enum bh_err user_get_visible(struct model *m, const struct actor *who, int64_t uoid,
                              struct user_rec *out, struct bh_why *why);
 enum bh_err user_by_name_visible(struct model *m, const struct actor *who, const char *username,
@@ -136,6 +145,8 @@ enum bh_err revision_check_readable(struct model *m, const struct actor *who, in
 enum bh_err revision_get_readable(struct model *m, const struct actor *who, int64_t roid,
                                   struct revision_rec *out, struct bh_why *why);
 /* ---- service tokens (model/service_rights.c, spec §8.5) ---- */
+/* The top of poid's project tree, or -1. */
+int64_t project_root(struct model *m, int64_t poid);
 /* Fills g from the service's SService fields and the token's context. BH_NOTFOUND when the
  * service is gone. */
 enum bh_err service_grant_load(struct model *m, int64_t soid, int64_t roid, int scope,
@@ -143,7 +154,10 @@ enum bh_err service_grant_load(struct model *m, int64_t soid, int64_t roid, int 
 /* Each is true for any actor that is not a service; for a service, what §8.5 grants. */
 bool actor_may_read_revision(struct model *m, const struct actor *who,
                              const struct revision_rec *r);
-bool actor_may_checkin(const struct actor *who, int64_t poid);
+bool actor_may_checkin(struct model *m, const struct actor *who, int64_t poid);
+/* Whether who made what (owner_soid -1: a user's own session made it) or is a real
+ * administrator. A service token owns only what its own service made, never its owner's. */
+bool actor_owns(const struct actor *who, int64_t owner_uoid, int64_t owner_soid);
 bool actor_may_write_ed(const struct actor *who, int64_t roid);
 bool actor_may_read_ed(const struct actor *who, int64_t roid);
 /* A service token for a notification (never logged): signed, not stored. */
@@ -166,5 +180,9 @@ enum bh_err project_add_user(struct model *m, const struct actor *who, int64_t u
                              struct bh_why *why);
 enum bh_err project_remove_user(struct model *m, const struct actor *who, int64_t uoid,
                                 int64_t poid, struct bh_why *why);
+/* After uoid lost rights: disables (with a reason) each active service uoid owns on a project
+ * uoid can no longer read, so nobody's notifications go out with a token of a user without
+ * rights. *soids (malloc'd) lists them for the delivery engine. */
+enum bh_err services_disable_ownerless(struct model *m, int64_t uoid, int64_t **soids, size_t *n);
 
 #endif

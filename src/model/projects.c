@@ -387,6 +387,58 @@ enum bh_err project_remove_user(struct model *m, const struct actor *who, int64_
   return rc == BH_OK ? BH_OK : bh_fail(why, rc, "Database error");
 }
 
+/* Whether soid is owned by uoid and on a project that user can no longer read. */
+static bool owner_lost_project(struct model *m, int64_t soid, int64_t uoid)
+{
+  struct service_rec s;
+  if (store_service_get(m->st, soid, &s) != BH_OK)
+    return false;
+  bool lost = false;
+  if (s.uoid == uoid && s.state == STATE_ACTIVE && s.disabled_ms == 0) {
+    struct user_rec u;
+    struct project_rec p;
+    if (store_user_get(m->st, uoid, &u) == BH_OK) {
+      struct actor owner = {.uoid = uoid, .type = (enum user_type)u.type, .service_oid = -1};
+      if (store_project_get(m->st, s.poid, &p) == BH_OK) {
+        lost = !project_can_read(m, &owner, &p);
+        project_rec_clear(&p);
+      }
+      user_rec_clear(&u);
+    }
+  }
+  service_rec_clear(&s);
+  return lost;
+}
+
+enum bh_err services_disable_ownerless(struct model *m, int64_t uoid, int64_t **soids, size_t *n)
+{
+  *soids = NULL;
+  *n = 0;
+  struct project_list pl = {0};
+  enum bh_err rc = store_project_list(m->st, &pl);
+  for (size_t i = 0; rc == BH_OK && i < pl.n; i++) {
+    int64_t *ids = NULL;
+    size_t k = 0;
+    rc = store_service_ids(m->st, pl.v[i].poid, &ids, &k);
+    for (size_t j = 0; rc == BH_OK && j < k; j++) {
+      if (!owner_lost_project(m, ids[j], uoid))
+        continue;
+      rc = store_service_set_disabled(m->st, ids[j], bh_now_ms(),
+                                      "Its owner no longer has rights on the project");
+      int64_t *nv = rc == BH_OK ? realloc(*soids, (*n + 1) * sizeof *nv) : NULL;
+      if (rc == BH_OK && !nv)
+        rc = BH_NOMEM;
+      if (nv) {
+        *soids = nv;
+        (*soids)[(*n)++] = ids[j];
+      }
+    }
+    free(ids);
+  }
+  project_list_clear(&pl);
+  return rc;
+}
+
 enum bh_err revision_get_readable(struct model *m, const struct actor *who, int64_t roid,
                                   struct revision_rec *out, struct bh_why *why)
 {

@@ -50,8 +50,7 @@ enum bh_err service_grant_load(struct model *m, int64_t soid, int64_t roid, int 
   return BH_OK;
 }
 
-/* The top of poid's project tree, or -1. */
-static int64_t root_of(struct model *m, int64_t poid)
+int64_t project_root(struct model *m, int64_t poid)
 {
   for (int depth = 0; depth < 1000; depth++) {
     struct project_rec p;
@@ -75,13 +74,25 @@ bool actor_may_read_revision(struct model *m, const struct actor *who, const str
     return false;
   if (g->scope == SCOPE_EXTENDED_DATA)
     return r->roid == g->roid;
-  int64_t root = root_of(m, g->poid);
-  return root != -1 && root == root_of(m, r->poid);
+  int64_t root = project_root(m, g->poid);
+  return root != -1 && root == project_root(m, r->poid);
 }
 
-bool actor_may_checkin(const struct actor *who, int64_t poid)
+bool actor_may_checkin(struct model *m, const struct actor *who, int64_t poid)
 {
-  return !who->is_service || (who->grant.write_poid != -1 && who->grant.write_poid == poid);
+  if (!who->is_service)
+    return true;
+  /* writeRevisionId is whatever the service's maker typed: the token stays in its tree */
+  int64_t root = project_root(m, who->grant.poid);
+  return who->grant.write_poid != -1 && who->grant.write_poid == poid && root != -1 &&
+         root == project_root(m, poid);
+}
+
+bool actor_owns(const struct actor *who, int64_t owner_uoid, int64_t owner_soid)
+{
+  if (who->is_service)
+    return owner_soid == who->service_oid && owner_uoid == who->uoid;
+  return who->type == USER_ADMIN || (owner_uoid == who->uoid && owner_soid == -1);
 }
 
 bool actor_may_write_ed(const struct actor *who, int64_t roid)

@@ -98,8 +98,9 @@ enum bh_err user_create(struct model *m, const struct actor *who, const char *us
     free(uname);
     return bh_fail(why, BH_NOMEM, "Out of memory hashing the password");
   }
-  char user_token[TOKEN_TEXT_LEN + 1];
-  token_new(user_token);
+  /* The permanent user token: only its hash is kept (nothing gives the token out). */
+  unsigned char user_token_hash[32];
+  token_new_hash(user_token_hash);
 
   enum bh_err rc = store_begin(m->st);
   if (rc != BH_OK) {
@@ -120,8 +121,8 @@ enum bh_err user_create(struct model *m, const struct actor *who, const char *us
                        .state = STATE_ACTIVE,
                        .created_ms = bh_now_ms(),
                        .created_by = who->uoid,
-                       .password_hash = password ? hash : NULL,
-                       .user_token = user_token};
+                       .password_hash = password ? hash : NULL};
+  memcpy(u.user_token_hash, user_token_hash, sizeof u.user_token_hash);
   rc = store_next_oid(m->st, &u.uoid);
   if (rc == BH_OK)
     rc = store_user_add(m->st, &u);
@@ -187,7 +188,7 @@ enum bh_err user_check_login(struct model *m, const char *username, const char *
 
 enum bh_err user_change_password(struct model *m, const struct actor *who, int64_t uoid,
                                  const char *old_password, const char *new_password,
-                                 struct bh_why *why)
+                                 const char *keep_token, struct bh_why *why)
 {
   if (who->uoid != uoid && who->type != USER_ADMIN)
     return bh_fail(why, BH_DENIED, "Insufficient rights to change the password of this user");
@@ -206,8 +207,30 @@ enum bh_err user_change_password(struct model *m, const struct actor *who, int64
   if (password_hash(new_password, (uint64_t)m->cfg->argon2_ops_limit,
                     (size_t)m->cfg->argon2_mem_limit_kib * 1024, hash) != BH_OK)
     return bh_fail(why, BH_NOMEM, "Out of memory hashing the password");
-  rc = store_user_set_password(m->st, uoid, hash);
+  /* A new user token too: one read from an old copy of the database is useless. */
+  unsigned char user_token_hash[32], keep[32];
+  token_new_hash(user_token_hash);
+  bool keeps = keep_token && token_hash(keep_token, keep);
+  rc = store_begin(m->st);
+  if (rc == BH_OK) {
+    rc = store_user_set_password(m->st, uoid, hash, user_token_hash);
+    if (rc == BH_OK)
+      rc = store_token_delete_user(m->st, uoid, keeps ? keep : NULL, NULL);
+    if (rc == BH_OK)
+      rc = store_commit(m->st);
+    else
+      store_rollback(m->st);
+  }
   return rc == BH_OK ? BH_OK : bh_fail(why, rc, "Database error");
+}
+
+enum bh_err user_by_user_token(struct model *m, const char *token, struct user_rec *out)
+{
+  unsigned char h[32];
+  memset(out, 0, sizeof *out);
+  if (!token_hash(token, h))
+    return BH_NOTFOUND;
+  return store_user_by_token(m->st, h, out);
 }
 
 static bool hide_users(struct model *m, const struct actor *who)

@@ -22,8 +22,8 @@
 #include "model/events.h"
 #include "model/model.h"
 #include "notify/backoff.h"
-#include "notify/callout.h"
 #include "notify/sign.h"
+#include "outbound/outbound.h"
 
 #define LOOKAHEAD 64            /* pending rows held per service beyond its requests in flight */
 #define RESPONSE_LOG_BYTES 4096 /* of each answer, kept in the delivery log */
@@ -58,7 +58,7 @@ struct svc {
   bool reset;                      /* reload the service and its window from the start */
   atomic_int in_flight;            /* also read by deliverer_service_info() */
   atomic_int consecutive_failures; /* likewise */
-  struct curl_slist *pin;          /* CURLOPT_RESOLVE entry of the checked address */
+  struct outbound_target *pin;     /* the checked address of <url>/json */
   int64_t pin_until_ms;
   char pin_url[512];
 };
@@ -68,11 +68,13 @@ struct job {
   size_t item_id; /* delivery id, to find the item after the window moved */
   struct delivery_rec d;
   CURL *h;
+  struct outbound_target *target; /* held while the request is open */
   struct curl_slist *headers;
   char *body;
   char *resp;
   size_t resp_len;
   bool resp_too_big;
+  bool sent; /* handed to curl (else it failed before: j->err says why) */
   int64_t start_ms;
   char err[CURL_ERROR_SIZE];
   char token[SERVICE_TOKEN_TEXT_LEN + 1];
@@ -135,7 +137,7 @@ static void svc_free(struct svc *s)
     sodium_memzero(s->secret, strlen(s->secret));
   free(s->secret);
   free(s->old_secret);
-  curl_slist_free_all(s->pin);
+  outbound_target_release(s->pin);
   free(s);
 }
 
@@ -353,6 +355,7 @@ static void job_free(struct lane *d, struct job *j)
   else if (j->h)
     curl_easy_cleanup(j->h);
   curl_slist_free_all(j->headers);
+  outbound_target_release(j->target);
   free(j->body);
   free(j->resp);
   sodium_memzero(j->token, sizeof j->token);
@@ -401,16 +404,20 @@ static char *build_body(const struct svc *s, const struct delivery_rec *r, const
   return text;
 }
 
+/* The service's checked address, resolved again after PIN_TTL_MS or when its URL changed. */
 static bool svc_pin(struct lane *d, struct svc *s, int64_t now, char *err, size_t errlen)
 {
   if (s->pin && now < s->pin_until_ms && strcmp(s->pin_url, s->url) == 0)
     return true;
-  curl_slist_free_all(s->pin);
+  outbound_target_release(s->pin); /* open requests hold their own reference */
   s->pin = NULL;
-  char url[600];
-  snprintf(url, sizeof url, "%s", s->url);
+  char url[OUTBOUND_URL_MAX + 8];
+  size_t bl = strlen(s->url);
+  while (bl > 0 && s->url[bl - 1] == '/')
+    bl--;
+  snprintf(url, sizeof url, "%.*s/json", (int)bl, s->url);
   struct bh_why why = {0};
-  if (callout_pin(d->cfg, url, &s->pin, &why) != BH_OK) {
+  if (outbound_target_new(d->cfg, url, "delivery", &s->pin, &why) != BH_OK) {
     snprintf(err, errlen, "%s", why.text);
     return false;
   }
@@ -436,11 +443,7 @@ static bool job_prepare(struct lane *d, struct job *j, const char *api_url, int6
   }
   if (!svc_pin(d, s, now, j->err, sizeof j->err))
     return false;
-  char url[2048];
-  size_t bl = strlen(s->url);
-  while (bl > 0 && s->url[bl - 1] == '/')
-    bl--;
-  snprintf(url, sizeof url, "%.*s/json", (int)bl, s->url);
+  j->target = outbound_target_retain(s->pin);
 
   char id[64], hdr[600], sig[2 * SIGN_SIGNATURE_MAX + 2];
   deliverer_message_id(d->m, j->d.id, id);
@@ -461,11 +464,7 @@ static bool job_prepare(struct lane *d, struct job *j, const char *api_url, int6
   h = curl_slist_append(h, hdr);
   j->headers = h;
   CURL *c = j->h;
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_RESOLVE, s->pin);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  outbound_setup(c, j->target); /* URL, pinned address, connect-time check, no redirects */
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)d->cfg->service_connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)d->cfg->service_timeout_ms);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, j->headers);
@@ -474,7 +473,6 @@ static bool job_prepare(struct lane *d, struct job *j, const char *api_url, int6
   curl_easy_setopt(c, CURLOPT_WRITEDATA, j);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, j->err);
   curl_easy_setopt(c, CURLOPT_PRIVATE, j);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "bimhub/" BH_VERSION);
   return true;
 }
 
@@ -516,8 +514,15 @@ static void decide(struct lane *d, struct job *j, CURLcode cr, int64_t now, stru
   if (cr != CURLE_OK) {
     if (j->resp_too_big)
       snprintf(err, sizeof err, "The answer is larger than %d bytes", RESPONSE_READ_MAX);
-    else
+    else if (!j->sent)
       snprintf(err, sizeof err, "%s", j->err[0] ? j->err : curl_easy_strerror(cr));
+    else {
+      /* libcurl's words tell a closed port from a silent one: the log has them, the
+       * delivery log (read by the service's owner) the outbound guard's one error */
+      BH_LOG(BH_LOG_WARN, BH_C_NOTIFY, "delivery %lld to service %lld: %s", (long long)j->d.id,
+             (long long)j->svc->soid, j->err[0] ? j->err : curl_easy_strerror(cr));
+      snprintf(err, sizeof err, "%s", OUTBOUND_UNREACHABLE);
+    }
   } else if (status >= 200 && status < 300) {
     json_t *reply = json_loadb(j->resp ? j->resp : "", j->resp_len, 0, NULL);
     json_t *resp = json_object_get(reply, "response");
@@ -740,6 +745,7 @@ static int64_t start_due(struct lane *d, int64_t now)
                         j->token);
     bool ready = api_url && job_prepare(d, j, api_url, now);
     if (ready && curl_multi_add_handle(d->multi, j->h) == CURLM_OK) {
+      j->sent = true;
       j->next = d->jobs;
       j->prev = NULL;
       if (d->jobs)

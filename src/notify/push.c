@@ -30,7 +30,9 @@ struct hist {
 struct endpoint {
   int64_t id, uoid;
   uint64_t seq;
-  uint64_t conn;       /* 0: no connection */
+  uint64_t conn;  /* 0: no connection */
+  bool has_login; /* conn was opened with a login token, whose hash is login */
+  unsigned char login[32];
   int64_t detached_ms; /* when the connection went (or the server started) */
   struct reg *regs;
   size_t nregs, capregs;
@@ -45,6 +47,7 @@ struct push {
   struct endpoint **v; /* sorted by id */
   size_t n, cap;
   int64_t next_id;
+  uint64_t ended_gen; /* push_end_sessions calls */
   struct push_transport tr;
 };
 
@@ -630,10 +633,21 @@ enum bh_err push_endpoint_open(struct push *p, int64_t uoid, int64_t *id, struct
   pthread_mutex_unlock(&p->lock);
   if (!e)
     return bh_fail(why, BH_NOMEM, "Out of memory");
-  *id = e->id;
-  struct endpoint_rec r = {.id = e->id, .uoid = uoid, .created_ms = bh_now_ms()};
-  if (store_endpoint_add(p->m->st, &r) != BH_OK)
-    BH_LOG(BH_LOG_WARN, BH_C_WS, "endpoint %lld is not kept across a restart", (long long)*id);
+  int64_t new_id = e->id;
+  struct endpoint_rec r = {.id = new_id, .uoid = uoid, .created_ms = bh_now_ms()};
+  enum bh_err rc = store_endpoint_add(p->m->st, &r);
+  if (rc != BH_OK) {
+    /* an id that could not be stored would not survive a restart: give none (disk full) */
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->n; i++)
+      if (p->v[i]->id == new_id) {
+        endpoint_remove_at(p, i);
+        break;
+      }
+    pthread_mutex_unlock(&p->lock);
+    return bh_fail(why, rc, "Cannot store the endpoint: %s", bh_err_text(rc));
+  }
+  *id = new_id;
   return BH_OK;
 }
 
@@ -657,15 +671,24 @@ enum bh_err push_endpoint_resume(struct push *p, int64_t uoid, int64_t id, uint6
   return BH_OK;
 }
 
-void push_endpoint_attach(struct push *p, int64_t id, uint64_t conn, bool replay, uint64_t lastseq)
+bool push_endpoint_attach(struct push *p, int64_t id, uint64_t conn,
+                          const unsigned char *login_token, uint64_t ended_gen, bool replay,
+                          uint64_t lastseq)
 {
   pthread_mutex_lock(&p->lock);
+  if (p->ended_gen != ended_gen) {
+    pthread_mutex_unlock(&p->lock);
+    return false;
+  }
   struct endpoint *e = find(p, id);
   struct push_target *t = NULL;
   struct push_frame **fs = NULL;
   size_t n = 0;
   if (e) {
     e->conn = conn;
+    e->has_login = login_token != NULL;
+    if (login_token)
+      memcpy(e->login, login_token, sizeof e->login);
     if (replay && e->count > 0) {
       t = malloc(e->count * sizeof *t);
       fs = malloc(e->count * sizeof *fs);
@@ -689,6 +712,61 @@ void push_endpoint_attach(struct push *p, int64_t id, uint64_t conn, bool replay
   }
   free(t);
   free(fs);
+  return true;
+}
+
+uint64_t push_ended_gen(struct push *p)
+{
+  pthread_mutex_lock(&p->lock);
+  uint64_t g = p->ended_gen;
+  pthread_mutex_unlock(&p->lock);
+  return g;
+}
+
+/* Whether e's connection was opened with a token that push_end_sessions ends. */
+static bool session_ends(const struct endpoint *e, int64_t uoid, const unsigned char *only,
+                         const unsigned char *keep)
+{
+  if (e->conn == 0 || !e->has_login)
+    return false;
+  if (only)
+    return memcmp(e->login, only, sizeof e->login) == 0;
+  return e->uoid == uoid && !(keep && memcmp(e->login, keep, sizeof e->login) == 0);
+}
+
+size_t push_end_sessions(struct push *p, int64_t uoid, const unsigned char *only,
+                         const unsigned char *keep, const char *reason)
+{
+  uint64_t *conns = NULL;
+  size_t n = 0, cap = 0;
+  int64_t now = bh_now_ms();
+  pthread_mutex_lock(&p->lock);
+  p->ended_gen++;
+  for (size_t i = 0; i < p->n; i++) {
+    struct endpoint *e = p->v[i];
+    if (!session_ends(e, uoid, only, keep))
+      continue;
+    if (n == cap) {
+      size_t ncap = cap ? cap * 2 : 8;
+      uint64_t *nv = realloc(conns, ncap * sizeof *nv);
+      if (nv) {
+        conns = nv;
+        cap = ncap;
+      }
+    }
+    if (n < cap)
+      conns[n++] = e->conn;
+    /* detached now: no push is handed to it from here on, even if it cannot be closed */
+    e->conn = 0;
+    e->has_login = false;
+    e->detached_ms = now;
+  }
+  struct push_transport tr = p->tr;
+  pthread_mutex_unlock(&p->lock);
+  if (n > 0 && tr.close)
+    tr.close(tr.ctx, conns, n, 1008, reason);
+  free(conns);
+  return n;
 }
 
 void push_endpoint_detach(struct push *p, int64_t id, uint64_t conn)

@@ -36,10 +36,12 @@ struct push_target {
 };
 
 /* How the registry reaches connections; transport implements it. Any thread. send sends
- * "{\"seq\":<seq>," + f->body to each target's connection, skipping those that are gone. */
+ * "{\"seq\":<seq>," + f->body to each target's connection, skipping those that are gone;
+ * close closes connections (code, reason) whose session has ended. */
 struct push_transport {
   void *ctx;
   void (*send)(void *ctx, struct push_frame *f, const struct push_target *t, size_t n);
+  void (*close)(void *ctx, const uint64_t *conns, size_t n, int code, const char *reason);
 };
 
 /* What an endpoint can register for (NotificationRegistryInterface). */
@@ -77,8 +79,21 @@ enum bh_err push_endpoint_resume(struct push *p, int64_t uoid, int64_t id, uint6
                                  bool *history_ok, uint64_t *seq, struct bh_why *why);
 /* Binds the endpoint to a connection and, with replay, sends it the frames after lastseq (on
  * the calling thread, before any later push). Called by transport after the endpoint reply
- * went out. */
-void push_endpoint_attach(struct push *p, int64_t id, uint64_t conn, bool replay, uint64_t lastseq);
+ * went out. login_token: the hash of the login token that opened it (NULL for a service
+ * token), so push_end_sessions finds it. ended_gen: push_ended_gen() from before that token
+ * was checked; when sessions were ended since, nothing is attached and false comes back (the
+ * caller checks the token again). */
+bool push_endpoint_attach(struct push *p, int64_t id, uint64_t conn,
+                          const unsigned char *login_token, uint64_t ended_gen, bool replay,
+                          uint64_t lastseq);
+/* Counts push_end_sessions calls. */
+uint64_t push_ended_gen(struct push *p);
+/* Sessions ended (logout, password change): closes the connections of the endpoints attached
+ * with login token only, or, with only NULL, with any login token of uoid but keep (NULL:
+ * every one), with close code 1008 and reason. The endpoints stay for a resume with a valid
+ * token. Returns how many connections it closed. */
+size_t push_end_sessions(struct push *p, int64_t uoid, const unsigned char *only,
+                         const unsigned char *keep, const char *reason);
 /* The connection is gone: the endpoint keeps its registrations for history_ms. */
 void push_endpoint_detach(struct push *p, int64_t id, uint64_t conn);
 

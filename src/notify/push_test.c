@@ -35,6 +35,19 @@ static void fake_send(void *ctx, struct push_frame *f, const struct push_target 
   }
 }
 
+static uint64_t closed[8];
+static size_t nclosed;
+static int closed_code;
+
+static void fake_close(void *ctx, const uint64_t *conns, size_t n, int code, const char *reason)
+{
+  (void)ctx;
+  assert_non_null(reason);
+  for (size_t i = 0; i < n && nclosed < 8; i++)
+    closed[nclosed++] = conns[i];
+  closed_code = code;
+}
+
 static void revision_event(struct events *ev, int64_t poid, int64_t roid)
 {
   struct event e = {.type = EV_NEW_REVISION,
@@ -88,8 +101,8 @@ static void fan_out_rights_sequence_and_resume(void **state)
   assert_int_equal(push_endpoint_open(push, admin.uoid, &ea, &why), BH_OK);
   assert_int_equal(ea, 2); /* BIMserver's first endpoint id */
   assert_int_equal(push_endpoint_open(push, bob_u.uoid, &eb, &why), BH_OK);
-  push_endpoint_attach(push, ea, 100, false, 0);
-  push_endpoint_attach(push, eb, 200, false, 0);
+  assert_true(push_endpoint_attach(push, ea, 100, NULL, push_ended_gen(push), false, 0));
+  assert_true(push_endpoint_attach(push, eb, 200, NULL, push_ended_gen(push), false, 0));
 
   /* bob may not register for a project he cannot read, nor use admin's endpoint */
   assert_int_equal(push_register(push, bob_u.uoid, eb, PUSH_NEW_REVISION_PROJECT, p.poid, 0, &why),
@@ -121,7 +134,7 @@ static void fan_out_rights_sequence_and_resume(void **state)
   assert_int_equal(seq, 3);
   assert_int_equal(push_endpoint_resume(push, bob_u.uoid, ea, 1, &complete, &seq, &why),
                    BH_NOTFOUND);
-  push_endpoint_attach(push, ea, 101, true, 1);
+  assert_true(push_endpoint_attach(push, ea, 101, NULL, push_ended_gen(push), true, 1));
   assert_int_equal(nsent, 2);
   assert_int_equal(sent[0].seq, 2);
   assert_int_equal(sent[1].seq, 3);
@@ -140,6 +153,33 @@ static void fan_out_rights_sequence_and_resume(void **state)
   assert_int_equal(push_endpoint_open(push, bob_u.uoid, &extra, &why), BH_OK);
   assert_int_equal(push_endpoint_open(push, bob_u.uoid, &extra, &why), BH_TOOBIG);
   assert_int_equal(push_endpoint_count(push), 3);
+
+  /* ended sessions: the connections opened with those login tokens close and hear nothing
+   * more; a connection of a service token (no login hash) stays */
+  struct push_transport tr2 = {.send = fake_send, .close = fake_close};
+  push_set_transport(push, &tr2);
+  unsigned char h1[32], h2[32];
+  memset(h1, 1, sizeof h1);
+  memset(h2, 2, sizeof h2);
+  uint64_t gen = push_ended_gen(push);
+  assert_true(push_endpoint_attach(push, ea, 300, h1, gen, false, 0));
+  assert_true(push_endpoint_attach(push, extra, 301, h2, gen, false, 0));
+  assert_int_equal(push_end_sessions(push, bob_u.uoid, NULL, NULL, "Password changed"), 1);
+  assert_int_equal(nclosed, 1);
+  assert_int_equal(closed[0], 301);
+  assert_int_equal(closed_code, 1008);
+  assert_int_equal(push_end_sessions(push, admin.uoid, NULL, h1, "Password changed"), 0);
+  assert_int_equal(push_end_sessions(push, -1, h1, NULL, "Logged out"), 1);
+  assert_int_equal(closed[1], 300);
+  nsent = 0;
+  revision_event(ev, p.poid, 7000);
+  assert_int_equal(nsent, 0);
+  /* a token checked before sessions were ended is not attached: the caller checks again */
+  assert_false(push_endpoint_attach(push, ea, 302, h1, gen, false, 0));
+  assert_true(push_endpoint_attach(push, ea, 302, h1, push_ended_gen(push), false, 0));
+  revision_event(ev, p.poid, 7001);
+  assert_int_equal(nsent, 1);
+  assert_int_equal(sent[0].conn, 302);
 
   push_free(push);
   project_rec_clear(&p);

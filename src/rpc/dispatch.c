@@ -84,8 +84,12 @@ enum bh_err rpc_new(struct rpc **out, const struct bh_config *cfg, struct store 
   if (rc == BH_OK)
     rc = events_subscribe(ev, on_event, rpc);
   if (rc == BH_OK) {
-    rpc->throttle =
-        throttle_new((unsigned)cfg->login_fail_delay_ms, (unsigned)cfg->login_fail_delay_max_ms);
+    struct throttle_limits lim = {.base_ms = (unsigned)cfg->login_fail_delay_ms,
+                                  .max_ms = (unsigned)cfg->login_fail_delay_max_ms,
+                                  .user_max = (unsigned)cfg->login_max_failures,
+                                  .addr_max = (unsigned)cfg->login_max_failures_per_address,
+                                  .window_ms = cfg->login_failure_window_s * 1000};
+    rpc->throttle = throttle_new(&lim);
     if (!rpc->throttle)
       rc = BH_NOMEM;
   }
@@ -153,15 +157,34 @@ void rpc_forget_token(struct rpc *rpc, const char *token)
     return;
   store_token_delete(rpc->model.st, h);
   pthread_mutex_lock(&rpc->token_cache_lock);
+  rpc->token_gen++;
   struct token_cache_slot *s = cache_slot(rpc, h);
   if (memcmp(s->hash, h, 32) == 0)
     s->valid_until_ms = 0;
   pthread_mutex_unlock(&rpc->token_cache_lock);
+  push_end_sessions(rpc->push, -1, h, NULL, "Logged out");
+}
+
+void rpc_end_sessions(struct rpc *rpc, int64_t uoid, const char *keep_token, const char *reason)
+{
+  unsigned char keep[32];
+  bool keeps = keep_token && token_hash(keep_token, keep);
+  store_token_delete_user(rpc->model.st, uoid, keeps ? keep : NULL, NULL);
+  pthread_mutex_lock(&rpc->token_cache_lock);
+  rpc->token_gen++;
+  for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
+    struct token_cache_slot *s = &rpc->token_cache[i];
+    if (!s->actor.is_service && s->actor.uoid == uoid && !(keeps && memcmp(s->hash, keep, 32) == 0))
+      s->valid_until_ms = 0;
+  }
+  pthread_mutex_unlock(&rpc->token_cache_lock);
+  push_end_sessions(rpc->push, uoid, NULL, keeps ? keep : NULL, reason);
 }
 
 void rpc_forget_service_tokens(struct rpc *rpc, int64_t soid)
 {
   pthread_mutex_lock(&rpc->token_cache_lock);
+  rpc->token_gen++;
   for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
     struct token_cache_slot *s = &rpc->token_cache[i];
     if (s->actor.is_service && s->actor.service_oid == soid)
@@ -210,6 +233,8 @@ enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *
   bool hit = slot->valid_until_ms > now && memcmp(slot->hash, h, 32) == 0;
   if (hit)
     *out = slot->actor;
+  /* A token forgotten while it is looked up below must not come back into the cache. */
+  uint64_t gen = rpc->token_gen;
   pthread_mutex_unlock(&rpc->token_cache_lock);
   if (hit)
     return BH_OK;
@@ -218,10 +243,12 @@ enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *
     enum bh_err rc = resolve_service_token(rpc, token, out, &expires_ms, why);
     if (rc == BH_OK) {
       pthread_mutex_lock(&rpc->token_cache_lock);
-      memcpy(slot->hash, h, 32);
-      slot->actor = *out;
-      slot->valid_until_ms =
-          now + TOKEN_CACHE_TTL_MS < expires_ms ? now + TOKEN_CACHE_TTL_MS : expires_ms;
+      if (rpc->token_gen == gen) {
+        memcpy(slot->hash, h, 32);
+        slot->actor = *out;
+        slot->valid_until_ms =
+            now + TOKEN_CACHE_TTL_MS < expires_ms ? now + TOKEN_CACHE_TTL_MS : expires_ms;
+      }
       pthread_mutex_unlock(&rpc->token_cache_lock);
     }
     return rc;
@@ -248,10 +275,12 @@ enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *
   if (deleted)
     return invalid_token(why, "User account has been deleted");
   pthread_mutex_lock(&rpc->token_cache_lock);
-  memcpy(slot->hash, h, 32);
-  slot->actor = *out;
-  slot->valid_until_ms =
-      now + TOKEN_CACHE_TTL_MS < t.expires_ms ? now + TOKEN_CACHE_TTL_MS : t.expires_ms;
+  if (rpc->token_gen == gen) {
+    memcpy(slot->hash, h, 32);
+    slot->actor = *out;
+    slot->valid_until_ms =
+        now + TOKEN_CACHE_TTL_MS < t.expires_ms ? now + TOKEN_CACHE_TTL_MS : t.expires_ms;
+  }
   pthread_mutex_unlock(&rpc->token_cache_lock);
   return BH_OK;
 }
@@ -275,9 +304,15 @@ bool rpc_json_long(json_t *v, int64_t *out)
   case JSON_INTEGER:
     *out = json_integer_value(v);
     return true;
-  case JSON_REAL:
-    *out = (int64_t)json_real_value(v);
+  case JSON_REAL: {
+    /* a double outside int64's range (1e300, NaN) has no integer value: converting it is
+     * undefined behaviour, so it is no number here */
+    double d = json_real_value(v);
+    if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+      return false;
+    *out = (int64_t)d;
     return true;
+  }
   case JSON_STRING:
     /* BIMserver: "12" -> 12, text that is no number -> 0 */
     *out = strtoll(json_string_value(v), NULL, 10);
@@ -451,36 +486,6 @@ __attribute__((format(printf, 2, 3))) static json_t *fail_json(enum bh_err code,
   return exception_json(code, &why);
 }
 
-static enum bh_err check_auth(struct rpc_call *c, bool has_token)
-{
-  const struct actor *a = &c->actor;
-  switch (c->method->auth) {
-  case RPC_ANYONE:
-    return BH_OK;
-  case RPC_ANY:
-    if (!has_token)
-      return bh_fail(&c->why, BH_AUTH, "Authentication required for this call");
-    return BH_OK;
-  case RPC_USER:
-    if (!has_token)
-      return bh_fail(&c->why, BH_AUTH, "Authentication required for this call");
-    if (a->is_service)
-      return bh_fail(&c->why, BH_DENIED,
-                     "Real authentication required (this session has token authentication)");
-    return BH_OK;
-  case RPC_ADMIN:
-    if (!has_token)
-      return bh_fail(&c->why, BH_AUTH, "Authentication required for this call");
-    if (a->is_service)
-      return bh_fail(&c->why, BH_DENIED,
-                     "Real authentication required (this session has token authentication)");
-    if (a->type != USER_ADMIN)
-      return bh_fail(&c->why, BH_DENIED, "Administrator rights required for this call");
-    return BH_OK;
-  }
-  return BH_INTERNAL;
-}
-
 json_t *rpc_run_request(struct rpc *rpc, json_t *request, const char *token,
                         const struct rpc_origin *origin, unsigned *delay_ms)
 {
@@ -542,7 +547,7 @@ json_t *rpc_run_request(struct rpc *rpc, json_t *request, const char *token,
     rc = bh_fail(&c.why, BH_STATE,
                  "Call cannot be executed because the server is in NOT_SETUP mode");
   if (rc == BH_OK)
-    rc = check_auth(&c, has_token);
+    rc = rpc_access_check(&c, has_token);
   if (rc == BH_OK)
     rc = m->fn(&c);
   if (delay_ms)

@@ -39,19 +39,19 @@ static enum bh_err admin_setup(struct rpc_call *c)
 }
 
 static const struct rpc_method admin_methods[] = {
-    {"getLatestVersion", RPC_NO_PARAMS, "SVersion", RPC_ANYONE, 0, admin_get_latest_version,
-     "No online check: always null"},
-    {"getServerInfo", RPC_NO_PARAMS, "SServerInfo", RPC_ANYONE, RPC_NOT_SETUP_OK,
+    {"getLatestVersion", RPC_NO_PARAMS, "SVersion", RPC_WHO(ANYONE, NONE), 0,
+     admin_get_latest_version, "No online check: always null"},
+    {"getServerInfo", RPC_NO_PARAMS, "SServerInfo", RPC_WHO(ANYONE, NONE), RPC_NOT_SETUP_OK,
      admin_get_server_info, "Server state and version; works in every state"},
-    {"getServerStartTime", RPC_NO_PARAMS, "Date", RPC_ANYONE, 0, admin_get_server_start_time,
-     "When this server process started (ms since 1970)"},
-    {"getVersion", RPC_NO_PARAMS, "SVersion", RPC_ANYONE, RPC_NOT_SETUP_OK, admin_get_version,
-     "Version of this server"},
+    {"getServerStartTime", RPC_NO_PARAMS, "Date", RPC_WHO(ANYONE, NONE), 0,
+     admin_get_server_start_time, "When this server process started (ms since 1970)"},
+    {"getVersion", RPC_NO_PARAMS, "SVersion", RPC_WHO(ANYONE, NONE), RPC_NOT_SETUP_OK,
+     admin_get_version, "Version of this server"},
     {"setup",
      RPC_PARAMS({"siteAddress", "String"}, {"serverName", "String"},
                 {"serverDescription", "String"}, {"serverIcon", "String"}, {"adminName", "String"},
                 {"adminUsername", "String"}, {"adminPassword", "String"}),
-     "void", RPC_ANYONE, RPC_NOT_SETUP_OK, admin_setup,
+     "void", RPC_WHO(SETUP_ADMIN, NONE), RPC_NOT_SETUP_OK, admin_setup,
      "First setup: settings and the admin user; the server becomes RUNNING"},
 };
 

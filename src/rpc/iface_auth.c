@@ -7,6 +7,17 @@
 #include "rpc/rpc_internal.h"
 #include "rpc/sobj.h"
 
+static const char *peer_of(const struct rpc_call *c)
+{
+  return c->origin ? c->origin->peer_addr : "";
+}
+
+/* Past the failed-login limit of the name or the address: refused before any check. */
+static enum bh_err too_many(struct rpc_call *c, unsigned wait_s)
+{
+  return bh_fail(&c->why, BH_AUTH, "Too many failed login attempts, try again in %u s", wait_s);
+}
+
 static enum bh_err auth_login(struct rpc_call *c)
 {
   const char *username, *password;
@@ -15,15 +26,19 @@ static enum bh_err auth_login(struct rpc_call *c)
     rc = rpc_param_string(c, "password", &password);
   if (rc != BH_OK)
     return rc;
+  /* Counted from here, so parallel requests and the calls of one envelope all count. */
+  unsigned wait_s =
+      throttle_begin(c->rpc->throttle, username, peer_of(c), bh_now_ms(), &c->delay_ms);
+  if (wait_s > 0)
+    return too_many(c, wait_s);
   struct user_rec u;
   rc = user_check_login(c->m, username, password, &u, &c->why);
   if (rc != BH_OK) {
     /* Slow the answer, not the server: transport holds this reply for delay_ms. */
-    c->delay_ms = throttle_failure(c->rpc->throttle, username,
-                                   c->origin ? c->origin->peer_addr : "", bh_now_ms());
+    c->delay_ms = throttle_failure(c->rpc->throttle, username, peer_of(c), bh_now_ms());
     return rc;
   }
-  throttle_success(c->rpc->throttle, u.username);
+  throttle_success(c->rpc->throttle, username, peer_of(c));
   /* Expired tokens go here, at a pace set by logins; an index makes it cheap. */
   store_token_purge_expired(c->m->st, bh_now_ms(), NULL);
   char token[TOKEN_TEXT_LEN + 1];
@@ -42,15 +57,19 @@ static enum bh_err auth_login_user_token(struct rpc_call *c)
   enum bh_err rc = rpc_param_string(c, "token", &token);
   if (rc != BH_OK)
     return rc;
+  /* A user token has no name: only its address is counted. */
+  unsigned wait_s = throttle_begin(c->rpc->throttle, NULL, peer_of(c), bh_now_ms(), &c->delay_ms);
+  if (wait_s > 0)
+    return too_many(c, wait_s);
   struct user_rec u;
-  if (!token || store_user_by_token(c->m->st, token, &u) != BH_OK) {
-    c->delay_ms =
-        throttle_failure(c->rpc->throttle, "", c->origin ? c->origin->peer_addr : "", bh_now_ms());
+  if (user_by_user_token(c->m, token, &u) != BH_OK) {
+    c->delay_ms = throttle_failure(c->rpc->throttle, NULL, peer_of(c), bh_now_ms());
     rc = bh_fail(&c->why, BH_AUTH, "Invalid token");
     c->why.error_type = "DefaultErrorCode";
     c->why.error_code = 3;
     return rc;
   }
+  throttle_success(c->rpc->throttle, NULL, peer_of(c));
   bool usable = u.state == STATE_ACTIVE && u.type != USER_SYSTEM;
   int64_t uoid = u.uoid;
   user_rec_clear(&u);
@@ -100,26 +119,34 @@ static enum bh_err auth_change_password(struct rpc_call *c)
     rc = rpc_param_string(c, "oldPassword", &old_pw);
   if (rc == BH_OK)
     rc = rpc_param_string(c, "newPassword", &new_pw);
-  if (rc == BH_OK)
-    rc = user_change_password(c->m, &c->actor, uoid, old_pw, new_pw, &c->why);
-  return rc == BH_OK ? rpc_ok(c, json_true()) : rc;
+  if (rc != BH_OK)
+    return rc;
+  /* One's own change keeps the session it came from; an admin's ends every one of the user. */
+  const char *keep = uoid == c->actor.uoid ? c->token : NULL;
+  rc = user_change_password(c->m, &c->actor, uoid, old_pw, new_pw, keep, &c->why);
+  if (rc != BH_OK)
+    return rc;
+  rpc_end_sessions(c->rpc, uoid, keep, "Session ended: the password was changed");
+  return rpc_ok(c, json_true());
 }
 
 static const struct rpc_method auth_methods[] = {
     {"changePassword",
      RPC_PARAMS({"uoid", "Long"}, {"oldPassword", "String"}, {"newPassword", "String"}), "Boolean",
-     RPC_USER, 0, auth_change_password, "Changes a user's password"},
-    {"getAccessMethod", RPC_NO_PARAMS, "SAccessMethod", RPC_ANYONE, 0, auth_get_access_method,
-     "How this call reached the server"},
-    {"getLoggedInUser", RPC_NO_PARAMS, "SUser", RPC_ANY, 0, auth_get_logged_in_user,
+     RPC_ON(OWNER, USER, "uoid", NONE), 0, auth_change_password, "Changes a user's password"},
+    {"getAccessMethod", RPC_NO_PARAMS, "SAccessMethod", RPC_WHO(ANYONE, NONE), 0,
+     auth_get_access_method, "How this call reached the server"},
+    {"getLoggedInUser", RPC_NO_PARAMS, "SUser", RPC_WHO(USER, OWNER), 0, auth_get_logged_in_user,
      "The user of this session"},
-    {"isLoggedIn", RPC_NO_PARAMS, "Boolean", RPC_ANYONE, 0, auth_is_logged_in,
+    {"isLoggedIn", RPC_NO_PARAMS, "Boolean", RPC_WHO(ANYONE, NONE), 0, auth_is_logged_in,
      "Whether the call carries a valid token"},
-    {"login", RPC_PARAMS({"username", "String"}, {"password", "String"}), "String", RPC_ANYONE,
-     RPC_NOT_SETUP_OK | RPC_IGNORES_TOKEN, auth_login, "Logs in; returns a token"},
-    {"loginUserToken", RPC_PARAMS({"token", "String"}), "String", RPC_ANYONE, RPC_IGNORES_TOKEN,
-     auth_login_user_token, "Logs in with a user's permanent token"},
-    {"logout", RPC_NO_PARAMS, "void", RPC_ANY, 0, auth_logout, "Ends the session of this token"},
+    {"login", RPC_PARAMS({"username", "String"}, {"password", "String"}), "String",
+     RPC_WHO(ANYONE, NONE), RPC_NOT_SETUP_OK | RPC_IGNORES_TOKEN, auth_login,
+     "Logs in; returns a token"},
+    {"loginUserToken", RPC_PARAMS({"token", "String"}), "String", RPC_WHO(ANYONE, NONE),
+     RPC_IGNORES_TOKEN, auth_login_user_token, "Logs in with a user's permanent token"},
+    {"logout", RPC_NO_PARAMS, "void", RPC_WHO(USER, OWNER), 0, auth_logout,
+     "Ends the session of this token"},
 };
 
 RPC_IFACE(rpc_iface_auth, "AuthInterface", auth_methods);

@@ -47,8 +47,8 @@ static enum bh_err run_checkin(struct rpc_call *c, const struct checkin_call *k)
 {
   unsigned char *bytes = NULL;
   size_t nbytes = 0;
-  if (k->url && !checkin_url_allowed(k->url))
-    return bh_fail(&c->why, BH_BADREQUEST, "Only http and https URLs can be checked in");
+  if (k->url && checkin_url_check(k->url, &c->why) != BH_OK)
+    return BH_BADREQUEST;
   if (!k->url) {
     size_t len = k->data ? strlen(k->data) : 0;
     if ((int64_t)(len / 4 * 3) > c->rpc->cfg->max_upload_bytes)
@@ -253,7 +253,14 @@ static enum bh_err svc_update_revision(struct rpc_call *c)
 
 static enum bh_err plugin_result(struct rpc_call *c, const struct plugin_def *p)
 {
-  return p ? rpc_ok(c, sobj_plugin_config(c->m, c->actor.uoid, p)) : BH_OK; /* null: {} */
+  if (!p)
+    return BH_OK; /* null: {} */
+  /* the configuration's oid is made on first use: a full disk fails here, not for memory */
+  int64_t oid;
+  enum bh_err rc = plugin_config_oid(c->m, c->actor.uoid, p, &oid);
+  if (rc != BH_OK)
+    return bh_fail(&c->why, rc, "Cannot store the plugin configuration: %s", bh_err_text(rc));
+  return rpc_ok(c, sobj_plugin_config(c->m, c->actor.uoid, p));
 }
 
 static enum bh_err by_oid(struct rpc_call *c, bool serializer)
@@ -392,7 +399,7 @@ static enum bh_err prepare_download(struct rpc_call *c, int64_t roid, int64_t se
   revision_rec_clear(&r);
   int64_t topic;
   rc = topics_create(c->m->topics, TOPIC_SERVER, "DOWNLOAD", "Download", -1, -1, c->actor.uoid,
-                     false, &topic);
+                     ACTOR_SOID(&c->actor), false, &topic);
   if (rc == BH_OK)
     rc = topics_set_download(c->m->topics, topic, &d);
   if (rc != BH_OK)
@@ -440,7 +447,7 @@ static enum bh_err svc_checkout(struct rpc_call *c)
 static enum bh_err own_topic(struct rpc_call *c, int64_t id, struct topic_info *t)
 {
   if (topics_get(c->m->topics, id, t) != BH_OK ||
-      (t->owner_uoid != c->actor.uoid && c->actor.type != USER_ADMIN))
+      !actor_owns(&c->actor, t->owner_uoid, t->owner_soid))
     return bh_fail(&c->why, BH_NOTFOUND, "No data found for topicId %lld", (long long)id);
   return BH_OK;
 }
@@ -502,6 +509,16 @@ static enum bh_err svc_get_download_data(struct rpc_call *c)
     rc = own_topic(c, id, &t);
   if (rc == BH_OK && !t.has_download)
     rc = bh_fail(&c->why, BH_NOTFOUND, "No data found for topicId %lld", (long long)id);
+  if (rc == BH_OK) {
+    /* the rights that prepared it must still hold: a grant or a project right may be gone */
+    struct revision_rec rr;
+    rc = revision_get_readable(c->m, &c->actor, t.download.roid, &rr, &c->why);
+    if (rc == BH_OK) {
+      if (!actor_may_read_revision(c->m, &c->actor, &rr))
+        rc = bh_fail(&c->why, BH_DENIED, "No rights to download revision");
+      revision_rec_clear(&rr);
+    }
+  }
   if (rc != BH_OK)
     return rc;
   struct membuf b = {0};
@@ -764,68 +781,85 @@ static enum bh_err svc_determine_ifc_version(struct rpc_call *c)
              {"merge", "Boolean", true})
 
 static const struct rpc_method checkin_methods[] = {
-    {"checkinAsync", CHECKIN_PARAMS(), "Long", RPC_ANY, 0, svc_checkin_async,
+    {"checkinAsync", CHECKIN_PARAMS(), "Long",
+     RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), 0, svc_checkin_async,
      "Checks in a Base64 model; returns the topicId at once"},
     {"checkinFromUrlAsync",
      RPC_PARAMS({"poid", "Long"}, {"comment", "String"}, {"deserializerOid", "Long"},
                 {"fileName", "String"}, {"url", "String"}, {"merge", "Boolean", true}),
-     "Long", RPC_ANY, 0, svc_checkin_from_url_async, "Checks in a model fetched from a URL"},
+     "Long", RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), 0, svc_checkin_from_url_async,
+     "Checks in a model fetched from a URL"},
     {"checkinFromUrlSync",
      RPC_PARAMS({"poid", "Long"}, {"comment", "String"}, {"deserializerOid", "Long"},
                 {"fileName", "String"}, {"url", "String"}, {"merge", "Boolean", true}),
-     "SLongCheckinActionState", RPC_ANY, RPC_BLOCKING, svc_checkin_from_url_sync,
+     "SLongCheckinActionState", RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION),
+     RPC_BLOCKING, svc_checkin_from_url_sync,
      "Checks in a model fetched from a URL and waits for the end"},
-    {"checkinInitiatedAsync", CHECKIN_PARAMS({"topicId", "Long"}, ), "Long", RPC_ANY, 0,
-     svc_checkin_initiated_async, "Checks in on a topic from initiateCheckin"},
+    {"checkinInitiatedAsync", CHECKIN_PARAMS({"topicId", "Long"}, ), "Long",
+     RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), 0, svc_checkin_initiated_async,
+     "Checks in on a topic from initiateCheckin"},
     {"checkinInitiatedSync", CHECKIN_PARAMS({"topicId", "Long"}, ), "SLongCheckinActionState",
-     RPC_ANY, RPC_BLOCKING, svc_checkin_initiated_sync,
-     "Checks in on an initiated topic and waits"},
-    {"checkinSync", CHECKIN_PARAMS(), "SLongCheckinActionState", RPC_ANY, RPC_BLOCKING,
-     svc_checkin_sync, "Checks in a Base64 model and waits for the end"},
+     RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), RPC_BLOCKING,
+     svc_checkin_initiated_sync, "Checks in on an initiated topic and waits"},
+    {"checkinSync", CHECKIN_PARAMS(), "SLongCheckinActionState",
+     RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), RPC_BLOCKING, svc_checkin_sync,
+     "Checks in a Base64 model and waits for the end"},
     {"checkout", RPC_PARAMS({"roid", "Long"}, {"serializerOid", "Long"}, {"sync", "Boolean"}),
-     "Long", RPC_ANY, 0, svc_checkout, "Prepares the download of one revision"},
-    {"cleanupLongAction", RPC_PARAMS({"topicId", "Long"}), "void", RPC_ANY, 0,
-     svc_cleanup_long_action, "Drops a long action and its topic"},
+     "Long", RPC_ON(PROJECT_READ, REVISION, "roid", READ_REVISION), 0, svc_checkout,
+     "Prepares the download of one revision"},
+    {"cleanupLongAction", RPC_PARAMS({"topicId", "Long"}), "void",
+     RPC_ON(OWNER, TOPIC, "topicId", OWNER), 0, svc_cleanup_long_action,
+     "Drops a long action and its topic"},
     {"determineIfcVersion", RPC_PARAMS({"head", "byte[]"}, {"zipped", "Boolean"}), "String",
-     RPC_ANY, 0, svc_determine_ifc_version, "The schema named in the start of an IFC file"},
+     RPC_WHO(USER, OWNER), 0, svc_determine_ifc_version,
+     "The schema named in the start of an IFC file"},
     {"download",
      RPC_PARAMS({"roids", "Set<Long>"}, {"query", "String", true}, {"serializerOid", "Long"},
                 {"sync", "Boolean"}),
-     "Long", RPC_ANY, 0, svc_download, "Prepares the download of a revision (whole model)"},
-    {"getAllRevisionsOfProject", RPC_PARAMS({"poid", "Long"}), "List<SRevision>", RPC_USER, 0,
-     svc_get_all_revisions_of_project, "Revisions of a project, oldest first"},
+     "Long", RPC_ON(PROJECT_READ, REVISION, "roids", READ_REVISION), 0, svc_download,
+     "Prepares the download of a revision (whole model)"},
+    {"getAllRevisionsOfProject", RPC_PARAMS({"poid", "Long"}), "List<SRevision>",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, svc_get_all_revisions_of_project,
+     "Revisions of a project, oldest first"},
     {"getDeserializerById", RPC_PARAMS({"oid", "Long"}), "SDeserializerPluginConfiguration",
-     RPC_USER, 0, svc_get_deserializer_by_id, "One of the caller's deserializers"},
+     RPC_WHO(USER, NONE), 0, svc_get_deserializer_by_id, "One of the caller's deserializers"},
     {"getDeserializerByName", RPC_PARAMS({"deserializerName", "String"}),
-     "SDeserializerPluginConfiguration", RPC_ANY, 0, svc_get_deserializer_by_name,
+     "SDeserializerPluginConfiguration", RPC_WHO(USER, OWNER), 0, svc_get_deserializer_by_name,
      "A deserializer by its name, or null"},
-    {"getDownloadData", RPC_PARAMS({"topicId", "Long"}), "SDownloadResult", RPC_ANY, 0,
-     svc_get_download_data, "A prepared download in Base64"},
-    {"getIfcHeader", RPC_PARAMS({"croid", "Long"}), "SIfcHeader", RPC_ANY, 0, svc_get_ifc_header,
+    {"getDownloadData", RPC_PARAMS({"topicId", "Long"}), "SDownloadResult",
+     RPC_ON(OWNER, TOPIC, "topicId", OWNER), 0, svc_get_download_data,
+     "A prepared download in Base64"},
+    {"getIfcHeader", RPC_PARAMS({"croid", "Long"}), "SIfcHeader",
+     RPC_ON(PROJECT_READ, REVISION, "croid", OWNER), 0, svc_get_ifc_header,
      "The IFC header of a revision's file"},
-    {"getRevision", RPC_PARAMS({"roid", "Long"}), "SRevision", RPC_ANY, 0, svc_get_revision,
-     "One revision"},
-    {"getRevisionSummary", RPC_PARAMS({"roid", "Long"}), "SRevisionSummary", RPC_ANY, 0,
-     svc_get_revision_summary, "Object counts per type of a revision"},
+    {"getRevision", RPC_PARAMS({"roid", "Long"}), "SRevision",
+     RPC_ON(PROJECT_READ, REVISION, "roid", OWNER), 0, svc_get_revision, "One revision"},
+    {"getRevisionSummary", RPC_PARAMS({"roid", "Long"}), "SRevisionSummary",
+     RPC_ON(PROJECT_READ, REVISION, "roid", OWNER), 0, svc_get_revision_summary,
+     "Object counts per type of a revision"},
     {"getSerializerByContentType", RPC_PARAMS({"contentType", "String"}),
-     "SSerializerPluginConfiguration", RPC_ANY, 0, svc_get_serializer_by_content_type,
+     "SSerializerPluginConfiguration", RPC_WHO(USER, OWNER), 0, svc_get_serializer_by_content_type,
      "The first serializer making that content type, or null"},
-    {"getSerializerById", RPC_PARAMS({"oid", "Long"}), "SSerializerPluginConfiguration", RPC_ANY, 0,
-     svc_get_serializer_by_id, "One of the caller's serializers"},
+    {"getSerializerById", RPC_PARAMS({"oid", "Long"}), "SSerializerPluginConfiguration",
+     RPC_WHO(USER, OWNER), 0, svc_get_serializer_by_id, "One of the caller's serializers"},
     {"getSerializerByName", RPC_PARAMS({"serializerName", "String"}),
-     "SSerializerPluginConfiguration", RPC_ANY, 0, svc_get_serializer_by_name,
+     "SSerializerPluginConfiguration", RPC_WHO(USER, OWNER), 0, svc_get_serializer_by_name,
      "A serializer by its name, or null"},
     {"getSuggestedDeserializerForExtension", RPC_PARAMS({"extension", "String"}, {"poid", "Long"}),
-     "SDeserializerPluginConfiguration", RPC_ANY, 0, svc_get_suggested_deserializer,
+     "SDeserializerPluginConfiguration", RPC_ON(PROJECT_READ, PROJECT, "poid", OWNER), 0,
+     svc_get_suggested_deserializer,
      "A deserializer for a file extension and the project's schema, or null"},
-    {"initiateCheckin", RPC_PARAMS({"poid", "Long"}, {"deserializerOid", "Long"}), "Long", RPC_ANY,
-     0, svc_initiate_checkin, "Reserves the project for a check-in; returns its topicId"},
-    {"setRevisionTag", RPC_PARAMS({"roid", "Long"}, {"tag", "String"}), "void", RPC_USER, 0,
-     svc_set_revision_tag, "Tags a revision"},
-    {"terminateLongRunningAction", RPC_PARAMS({"topicId", "Long"}), "void", RPC_ANY, 0,
-     svc_terminate_long_running_action, "Accepted for a known topic; has no effect"},
-    {"updateRevision", RPC_PARAMS({"sRevision", "SRevision"}), "void", RPC_USER, 0,
-     svc_update_revision, "Changes a revision's comment and tag"},
+    {"initiateCheckin", RPC_PARAMS({"poid", "Long"}, {"deserializerOid", "Long"}), "Long",
+     RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), 0, svc_initiate_checkin,
+     "Reserves the project for a check-in; returns its topicId"},
+    {"setRevisionTag", RPC_PARAMS({"roid", "Long"}, {"tag", "String"}), "void",
+     RPC_ON(PROJECT_WRITE, REVISION, "roid", NONE), 0, svc_set_revision_tag, "Tags a revision"},
+    {"terminateLongRunningAction", RPC_PARAMS({"topicId", "Long"}), "void",
+     RPC_ON(OWNER, TOPIC, "topicId", OWNER), 0, svc_terminate_long_running_action,
+     "Accepted for a known topic; has no effect"},
+    {"updateRevision", RPC_PARAMS({"sRevision", "SRevision"}), "void",
+     RPC_ON(PROJECT_WRITE, REVISION, "sRevision.oid", NONE), 0, svc_update_revision,
+     "Changes a revision's comment and tag"},
 };
 
 RPC_IFACE(rpc_iface_service_checkin, "ServiceInterface", checkin_methods);

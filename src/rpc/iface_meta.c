@@ -170,17 +170,18 @@ static enum bh_err meta_get_service_method_parameters(struct rpc_call *c)
 
 static const struct rpc_method meta_methods[] = {
     {"getServiceInterface", RPC_PARAMS({"serviceInterfaceName", "String"}), "SServiceInterface",
-     RPC_ANYONE, RPC_NOT_SETUP_OK, meta_get_service_interface, "One interface"},
-    {"getServiceInterfaces", RPC_NO_PARAMS, "List<SServiceInterface>", RPC_ANYONE, RPC_NOT_SETUP_OK,
-     meta_get_service_interfaces, "Every interface, sorted by full name"},
+     RPC_WHO(ANYONE, NONE), RPC_NOT_SETUP_OK, meta_get_service_interface, "One interface"},
+    {"getServiceInterfaces", RPC_NO_PARAMS, "List<SServiceInterface>", RPC_WHO(ANYONE, NONE),
+     RPC_NOT_SETUP_OK, meta_get_service_interfaces, "Every interface, sorted by full name"},
     {"getServiceMethod", RPC_PARAMS({"serviceInterfaceName", "String"}, {"methodName", "String"}),
-     "SServiceMethod", RPC_ANYONE, RPC_NOT_SETUP_OK, meta_get_service_method, "One method"},
+     "SServiceMethod", RPC_WHO(ANYONE, NONE), RPC_NOT_SETUP_OK, meta_get_service_method,
+     "One method"},
     {"getServiceMethodParameters",
      RPC_PARAMS({"serviceInterfaceName", "String"}, {"serviceMethodName", "String"}),
-     "List<SServiceParameter>", RPC_ANYONE, RPC_NOT_SETUP_OK, meta_get_service_method_parameters,
-     "Parameters of a method, in declared order"},
+     "List<SServiceParameter>", RPC_WHO(ANYONE, NONE), RPC_NOT_SETUP_OK,
+     meta_get_service_method_parameters, "Parameters of a method, in declared order"},
     {"getServiceMethods", RPC_PARAMS({"serviceInterfaceName", "String"}), "List<SServiceMethod>",
-     RPC_ANYONE, RPC_NOT_SETUP_OK, meta_get_service_methods,
+     RPC_WHO(ANYONE, NONE), RPC_NOT_SETUP_OK, meta_get_service_methods,
      "Methods of an interface, sorted by name"},
 };
 

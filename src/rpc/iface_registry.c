@@ -122,7 +122,8 @@ static enum bh_err new_topic(struct rpc_call *c, enum topic_kind kind, int64_t p
                      (long long)roid, (long long)poid);
   }
   int64_t id;
-  rc = topics_create(c->m->topics, kind, type, description, poid, roid, c->actor.uoid, false, &id);
+  rc = topics_create(c->m->topics, kind, type, description, poid, roid, c->actor.uoid,
+                     ACTOR_SOID(&c->actor), false, &id);
   if (rc == BH_TOOBIG)
     return bh_fail(&c->why, rc,
                    "Too many progress topics for this user (max_topics_per_user %lld); "
@@ -153,12 +154,15 @@ static enum bh_err reg_progress_on_revision_topic(struct rpc_call *c)
 }
 
 /* A topic the caller may change: its own, or any for an admin. */
-static enum bh_err own_topic(struct rpc_call *c, int64_t id)
+static enum bh_err own_topic(struct rpc_call *c, int64_t id, bool to_update)
 {
   struct topic_info t;
   if (topics_get(c->m->topics, id, &t) != BH_OK ||
-      (t.owner_uoid != c->actor.uoid && c->actor.type != USER_ADMIN))
+      !actor_owns(&c->actor, t.owner_uoid, t.owner_soid))
     return bh_fail(&c->why, BH_NOTFOUND, "No topic found with topicId %lld", (long long)id);
+  /* the state of a check-in or a download is the server's to tell */
+  if (to_update && (t.state.is_checkin || t.has_download))
+    return bh_fail(&c->why, BH_DENIED, "Topic %lld is kept by the server", (long long)id);
   return BH_OK;
 }
 
@@ -172,7 +176,7 @@ static enum bh_err reg_update_progress_topic(struct rpc_call *c)
   if (rc == BH_OK)
     rc = rpc_param_object(c, "state", &o);
   if (rc == BH_OK)
-    rc = own_topic(c, id);
+    rc = own_topic(c, id, true);
   if (rc != BH_OK)
     return rc;
   if (!o)
@@ -208,7 +212,7 @@ static enum bh_err reg_unregister_progress_topic(struct rpc_call *c)
   int64_t id;
   enum bh_err rc = rpc_param_long(c, "topicId", &id);
   if (rc == BH_OK)
-    rc = own_topic(c, id);
+    rc = own_topic(c, id, false);
   if (rc == BH_OK)
     topics_remove(c->m->topics, id); /* BIMserver does nothing; we end the topic */
   return rc;
@@ -226,14 +230,7 @@ static enum bh_err topics_result(struct rpc_call *c, int64_t poid, int64_t roid)
     /* only the topics the caller may see: theirs, or of a project they read */
     if (topics_get(c->m->topics, ids[i], &t) != BH_OK)
       continue;
-    bool ok = t.owner_uoid == c->actor.uoid || c->actor.type == USER_ADMIN;
-    if (!ok && t.poid > 0) {
-      struct project_rec p;
-      ok = project_get_readable(c->m, &c->actor, t.poid, &p, NULL) == BH_OK;
-      if (ok)
-        project_rec_clear(&p);
-    }
-    if (ok)
+    if (rpc_may_see_topic(c, &t))
       json_array_append_new(a, json_integer(ids[i]));
   }
   free(ids);
@@ -274,64 +271,76 @@ static enum bh_err reg_topics_on_revision(struct rpc_call *c)
     "endPointId", "Long"                                                                           \
   }
 static const struct rpc_method registry_methods[] = {
-    {"getProgress", RPC_PARAMS({"topicId", "Long"}), "SLongActionState", RPC_ANY, 0,
-     reg_get_progress, "The last state sent on a topic; {} before the first"},
-    {"getProgressTopicsOnProject", RPC_PARAMS({"poid", "Long"}), "List<Long>", RPC_ANY, 0,
-     reg_topics_on_project, "Live topics of a project and its revisions"},
+    {"getProgress", RPC_PARAMS({"topicId", "Long"}), "SLongActionState",
+     RPC_ON(PROJECT_READ, TOPIC, "topicId", OWNER), 0, reg_get_progress,
+     "The last state sent on a topic; {} before the first"},
+    {"getProgressTopicsOnProject", RPC_PARAMS({"poid", "Long"}), "List<Long>",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", OWNER), 0, reg_topics_on_project,
+     "Live topics of a project and its revisions"},
     {"getProgressTopicsOnRevision", RPC_PARAMS({"poid", "Long"}, {"roid", "Long"}), "List<Long>",
-     RPC_ANY, 0, reg_topics_on_revision, "Live topics of a revision"},
-    {"getProgressTopicsOnServer", RPC_NO_PARAMS, "List<Long>", RPC_ANY, 0, reg_topics_on_server,
-     "Live topics the caller may see"},
-    {"registerChangeProgressOnProject", RPC_PARAMS(EP, {"poid", "Long"}), "void", RPC_ANY, 0,
-     reg_change_project, "newProgressOnProjectTopic and closedProgressOnProjectTopic"},
+     RPC_ON(PROJECT_READ, REVISION, "roid", OWNER), 0, reg_topics_on_revision,
+     "Live topics of a revision"},
+    {"getProgressTopicsOnServer", RPC_NO_PARAMS, "List<Long>", RPC_WHO(USER, OWNER), 0,
+     reg_topics_on_server, "Live topics the caller may see"},
+    {"registerChangeProgressOnProject", RPC_PARAMS(EP, {"poid", "Long"}), "void",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, reg_change_project,
+     "newProgressOnProjectTopic and closedProgressOnProjectTopic"},
     {"registerChangeProgressOnRevision", RPC_PARAMS(EP, {"roid", "Long"}, {"poid", "Long"}), "void",
-     RPC_ANY, 0, reg_change_revision,
+     RPC_ON(PROJECT_READ, REVISION, "roid", NONE), 0, reg_change_revision,
      "newProgressOnRevisionTopic and closedProgressOnRevisionTopic"},
-    {"registerChangeProgressOnServer", RPC_PARAMS(EP), "void", RPC_ANY, 0, reg_change_server,
-     "newProgressOnServerTopic and closedProgressOnServerTopic"},
-    {"registerNewExtendedDataOnRevisionHandler", RPC_PARAMS(EP, {"roid", "Long"}), "void", RPC_ANY,
-     0, reg_new_extended_data, "newExtendedData of a revision"},
-    {"registerNewProjectHandler", RPC_PARAMS(EP), "void", RPC_ANY, 0, reg_new_project,
+    {"registerChangeProgressOnServer", RPC_PARAMS(EP), "void", RPC_WHO(USER, NONE), 0,
+     reg_change_server, "newProgressOnServerTopic and closedProgressOnServerTopic"},
+    {"registerNewExtendedDataOnRevisionHandler", RPC_PARAMS(EP, {"roid", "Long"}), "void",
+     RPC_ON(PROJECT_READ, REVISION, "roid", NONE), 0, reg_new_extended_data,
+     "newExtendedData of a revision"},
+    {"registerNewProjectHandler", RPC_PARAMS(EP), "void", RPC_WHO(USER, NONE), 0, reg_new_project,
      "newProject of projects the caller may read"},
-    {"registerNewRevisionHandler", RPC_PARAMS(EP), "void", RPC_ANY, 0, reg_new_revision,
+    {"registerNewRevisionHandler", RPC_PARAMS(EP), "void", RPC_WHO(USER, NONE), 0, reg_new_revision,
      "newRevision of every project the caller may read"},
     {"registerNewRevisionOnSpecificProjectHandler", RPC_PARAMS(EP, {"poid", "Long"}), "void",
-     RPC_ANY, 0, reg_new_revision_project, "newRevision of one project"},
-    {"registerNewUserHandler", RPC_PARAMS(EP), "void", RPC_ANY, 0, reg_new_user,
+     RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, reg_new_revision_project,
+     "newRevision of one project"},
+    {"registerNewUserHandler", RPC_PARAMS(EP), "void", RPC_WHO(USER, NONE), 0, reg_new_user,
      "newUser (sent to admins only)"},
-    {"registerProgressHandler", RPC_PARAMS({"topicId", "Long"}, EP), "void", RPC_ANY, 0,
-     reg_progress_handler, "progress of a topic"},
+    {"registerProgressHandler", RPC_PARAMS({"topicId", "Long"}, EP), "void",
+     RPC_ON(PROJECT_READ, TOPIC, "topicId", OWNER), 0, reg_progress_handler, "progress of a topic"},
     {"registerProgressOnProjectTopic",
      RPC_PARAMS({"type", "SProgressTopicType"}, {"poid", "Long"}, {"description", "String"}),
-     "Long", RPC_ANY, 0, reg_progress_on_project_topic, "A new topic on a project"},
+     "Long", RPC_ON(PROJECT_WRITE, PROJECT, "poid", NONE), 0, reg_progress_on_project_topic,
+     "A new topic on a project"},
     {"registerProgressOnRevisionTopic",
      RPC_PARAMS({"type", "SProgressTopicType"}, {"poid", "Long"}, {"roid", "Long"},
                 {"description", "String"}),
-     "Long", RPC_ANY, 0, reg_progress_on_revision_topic, "A new topic on a revision"},
+     "Long", RPC_ON(PROJECT_WRITE, REVISION, "roid", NONE), 0, reg_progress_on_revision_topic,
+     "A new topic on a revision"},
     {"registerProgressTopic", RPC_PARAMS({"type", "SProgressTopicType"}, {"description", "String"}),
-     "Long", RPC_ANY, 0, reg_progress_topic, "A new server topic"},
-    {"unregisterChangeProgressOnProject", RPC_PARAMS(EP, {"poid", "Long", true}), "void", RPC_ANY,
-     0, unreg_change_project, "Stops the project topic announcements (poid, or a roid)"},
+     "Long", RPC_WHO(USER, NONE), 0, reg_progress_topic, "A new server topic"},
+    {"unregisterChangeProgressOnProject", RPC_PARAMS(EP, {"poid", "Long", true}), "void",
+     RPC_WHO(USER, NONE), 0, unreg_change_project,
+     "Stops the project topic announcements (poid, or a roid)"},
     {"unregisterChangeProgressOnRevision", RPC_PARAMS(EP, {"roid", "Long"}, {"poid", "Long"}),
-     "void", RPC_ANY, 0, unreg_change_revision, "Stops the revision topic announcements"},
-    {"unregisterChangeProgressOnServer", RPC_PARAMS(EP), "void", RPC_ANY, 0, unreg_change_server,
-     "Stops the server topic announcements"},
+     "void", RPC_WHO(USER, NONE), 0, unreg_change_revision,
+     "Stops the revision topic announcements"},
+    {"unregisterChangeProgressOnServer", RPC_PARAMS(EP), "void", RPC_WHO(USER, NONE), 0,
+     unreg_change_server, "Stops the server topic announcements"},
     {"unregisterNewExtendedDataOnRevisionHandler", RPC_PARAMS(EP, {"roid", "Long"}), "void",
-     RPC_ANY, 0, unreg_new_extended_data, "Stops newExtendedData of a revision"},
-    {"unregisterNewProjectHandler", RPC_PARAMS(EP), "void", RPC_ANY, 0, unreg_new_project,
-     "Stops newProject"},
-    {"unregisterNewRevisionHandler", RPC_PARAMS(EP), "void", RPC_ANY, 0, unreg_new_revision,
-     "Stops newRevision of every project"},
+     RPC_WHO(USER, NONE), 0, unreg_new_extended_data, "Stops newExtendedData of a revision"},
+    {"unregisterNewProjectHandler", RPC_PARAMS(EP), "void", RPC_WHO(USER, NONE), 0,
+     unreg_new_project, "Stops newProject"},
+    {"unregisterNewRevisionHandler", RPC_PARAMS(EP), "void", RPC_WHO(USER, NONE), 0,
+     unreg_new_revision, "Stops newRevision of every project"},
     {"unregisterNewRevisionOnSpecificProjectHandler", RPC_PARAMS(EP, {"poid", "Long"}), "void",
-     RPC_ANY, 0, unreg_new_revision_project, "Stops newRevision of one project"},
-    {"unregisterNewUserHandler", RPC_PARAMS(EP), "void", RPC_ANY, 0, unreg_new_user,
+     RPC_WHO(USER, NONE), 0, unreg_new_revision_project, "Stops newRevision of one project"},
+    {"unregisterNewUserHandler", RPC_PARAMS(EP), "void", RPC_WHO(USER, NONE), 0, unreg_new_user,
      "Stops newUser"},
-    {"unregisterProgressHandler", RPC_PARAMS({"topicId", "Long"}, EP), "void", RPC_ANY, 0,
-     unreg_progress_handler, "Stops progress of a topic"},
-    {"unregisterProgressTopic", RPC_PARAMS({"topicId", "Long"}), "void", RPC_ANY, 0,
-     reg_unregister_progress_topic, "Ends a topic the caller made"},
+    {"unregisterProgressHandler", RPC_PARAMS({"topicId", "Long"}, EP), "void", RPC_WHO(USER, OWNER),
+     0, unreg_progress_handler, "Stops progress of a topic"},
+    {"unregisterProgressTopic", RPC_PARAMS({"topicId", "Long"}), "void",
+     RPC_ON(OWNER, TOPIC, "topicId", NONE), 0, reg_unregister_progress_topic,
+     "Ends a topic the caller made"},
     {"updateProgressTopic", RPC_PARAMS({"topicId", "Long"}, {"state", "SLongActionState"}), "void",
-     RPC_ANY, 0, reg_update_progress_topic, "Sends a state on a topic the caller made"},
+     RPC_ON(OWNER, TOPIC, "topicId", NONE), 0, reg_update_progress_topic,
+     "Sends a state on a topic the caller made"},
 };
 
 RPC_IFACE(rpc_iface_registry, "NotificationRegistryInterface", registry_methods);

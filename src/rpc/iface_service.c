@@ -2,6 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdatomic.h>
+
+#include "common/bh_log.h"
+#include "notify/deliver.h"
 #include "rpc/rpc_internal.h"
 #include "rpc/sobj.h"
 
@@ -240,6 +244,16 @@ static enum bh_err user_project(struct rpc_call *c, bool add)
   if (rc == BH_OK)
     rc = add ? project_add_user(c->m, &c->actor, uoid, poid, &c->why)
              : project_remove_user(c->m, &c->actor, uoid, poid, &c->why);
+  if (rc == BH_OK && !add) {
+    int64_t *soids = NULL;
+    size_t n = 0;
+    if (services_disable_ownerless(c->m, uoid, &soids, &n) != BH_OK)
+      BH_LOG(BH_LOG_WARN, BH_C_RPC, "services of user %lld not checked after a rights change",
+             (long long)uoid);
+    for (size_t i = 0; i < n; i++)
+      deliverer_reload_service(atomic_load(&c->rpc->deliver), soids[i]);
+    free(soids);
+  }
   return rc == BH_OK ? rpc_ok(c, json_true()) : rc;
 }
 
@@ -322,48 +336,62 @@ static enum bh_err svc_get_user_settings(struct rpc_call *c)
 
 static const struct rpc_method service_methods[] = {
     {"addProject", RPC_PARAMS({"projectName", "String"}, {"schema", "String"}), "SProject",
-     RPC_USER, 0, svc_add_project, "A new top-level project; the caller gets rights on it"},
+     RPC_WHO(TOP_LEVEL, NONE), 0, svc_add_project,
+     "A new top-level project; the caller gets rights on it"},
     {"addProjectAsSubProject",
      RPC_PARAMS({"projectName", "String"}, {"parentPoid", "Long"}, {"schema", "String"}),
-     "SProject", RPC_USER, 0, svc_add_project_as_sub_project, "A new sub-project"},
+     "SProject", RPC_ON(PROJECT_WRITE, PROJECT, "parentPoid", NONE), 0,
+     svc_add_project_as_sub_project, "A new sub-project"},
     {"addUser",
      RPC_PARAMS({"username", "String"}, {"name", "String"}, {"type", "SUserType"},
                 {"selfRegistration", "Boolean"}, {"resetUrl", "String"}),
-     "SUser", RPC_ANYONE, 0, svc_add_user, "A new user without a password (admins only)"},
-    {"addUserToProject", RPC_PARAMS({"uoid", "Long"}, {"poid", "Long"}), "Boolean", RPC_USER, 0,
-     svc_add_user_to_project, "Gives a user rights on a project"},
+     "SUser", RPC_WHO(REGISTER, NONE), 0, svc_add_user,
+     "A new user without a password (admins only)"},
+    {"addUserToProject", RPC_PARAMS({"uoid", "Long"}, {"poid", "Long"}), "Boolean",
+     RPC_ON(PROJECT_ADMIN, PROJECT, "poid", NONE), 0, svc_add_user_to_project,
+     "Gives a user rights on a project"},
     {"addUserWithPassword",
      RPC_PARAMS({"username", "String"}, {"password", "String"}, {"name", "String"},
                 {"type", "SUserType"}, {"selfRegistration", "Boolean"}, {"resetUrl", "String"}),
-     "SUser", RPC_ANYONE, 0, svc_add_user_with_password, "A new user (admins only)"},
-    {"deleteProject", RPC_PARAMS({"poid", "Long"}), "Boolean", RPC_USER, 0, svc_delete_project,
+     "SUser", RPC_WHO(REGISTER, NONE), 0, svc_add_user_with_password, "A new user (admins only)"},
+    {"deleteProject", RPC_PARAMS({"poid", "Long"}), "Boolean",
+     RPC_ON(TOP_LEVEL, PROJECT, "poid", NONE), 0, svc_delete_project,
      "Marks a project and its sub-projects deleted"},
-    {"getAllAuthorizedUsersOfProject", RPC_PARAMS({"poid", "Long"}), "List<SUser>", RPC_USER, 0,
-     svc_get_all_authorized_users_of_project, "Users with rights on the project"},
-    {"getAllNonAuthorizedUsersOfProject", RPC_PARAMS({"poid", "Long"}), "List<SUser>", RPC_USER, 0,
-     svc_get_all_non_authorized_users_of_project, "Users without rights on the project"},
+    {"getAllAuthorizedUsersOfProject", RPC_PARAMS({"poid", "Long"}), "List<SUser>",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, svc_get_all_authorized_users_of_project,
+     "Users with rights on the project"},
+    {"getAllNonAuthorizedUsersOfProject", RPC_PARAMS({"poid", "Long"}), "List<SUser>",
+     RPC_ON(PROJECT_ADMIN, PROJECT, "poid", NONE), 0, svc_get_all_non_authorized_users_of_project,
+     "Users without rights on the project"},
     {"getAllProjects", RPC_PARAMS({"onlyTopLevel", "Boolean"}, {"onlyActive", "Boolean"}),
-     "List<SProject>", RPC_USER, 0, svc_get_all_projects, "Projects the caller may read"},
-    {"getAllUsers", RPC_NO_PARAMS, "List<SUser>", RPC_USER, 0, svc_get_all_users, "All users"},
-    {"getProjectByPoid", RPC_PARAMS({"poid", "Long"}), "SProject", RPC_ANY, 0,
-     svc_get_project_by_poid, "One project the caller may read"},
-    {"getProjectsByName", RPC_PARAMS({"name", "String"}), "List<SProject>", RPC_USER, 0,
+     "List<SProject>", RPC_WHO(USER, NONE), 0, svc_get_all_projects,
+     "Projects the caller may read"},
+    {"getAllUsers", RPC_NO_PARAMS, "List<SUser>", RPC_WHO(USER, NONE), 0, svc_get_all_users,
+     "All users"},
+    {"getProjectByPoid", RPC_PARAMS({"poid", "Long"}), "SProject",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", OWNER), 0, svc_get_project_by_poid,
+     "One project the caller may read"},
+    {"getProjectsByName", RPC_PARAMS({"name", "String"}), "List<SProject>", RPC_WHO(USER, NONE), 0,
      svc_get_projects_by_name, "Readable active projects of that name"},
-    {"getSubProjects", RPC_PARAMS({"poid", "Long"}), "List<SProject>", RPC_USER, 0,
-     svc_get_sub_projects, "Readable active sub-projects"},
-    {"getTopLevelProjectByName", RPC_PARAMS({"name", "String"}), "SProject", RPC_USER, 0,
+    {"getSubProjects", RPC_PARAMS({"poid", "Long"}), "List<SProject>",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, svc_get_sub_projects,
+     "Readable active sub-projects"},
+    {"getTopLevelProjectByName", RPC_PARAMS({"name", "String"}), "SProject", RPC_WHO(USER, NONE), 0,
      svc_get_top_level_project_by_name, "A readable top-level project of that name, or null"},
-    {"getUserByUoid", RPC_PARAMS({"uoid", "Long"}), "SUser", RPC_ANY, 0, svc_get_user_by_uoid,
-     "One user"},
-    {"getUserByUserName", RPC_PARAMS({"username", "String"}), "SUser", RPC_USER, 0,
+    {"getUserByUoid", RPC_PARAMS({"uoid", "Long"}), "SUser", RPC_WHO(USER, OWNER), 0,
+     svc_get_user_by_uoid, "One user"},
+    {"getUserByUserName", RPC_PARAMS({"username", "String"}), "SUser", RPC_WHO(USER, NONE), 0,
      svc_get_user_by_user_name, "One user by e-mail"},
-    {"getUserSettings", RPC_NO_PARAMS, "SUserSettings", RPC_ANY, 0, svc_get_user_settings,
-     "The caller's plugin configuration ids"},
-    {"removeUserFromProject", RPC_PARAMS({"uoid", "Long"}, {"poid", "Long"}), "Boolean", RPC_USER,
-     0, svc_remove_user_from_project, "Takes a user's rights on a project away"},
-    {"undeleteProject", RPC_PARAMS({"poid", "Long"}), "Boolean", RPC_USER, 0, svc_undelete_project,
+    {"getUserSettings", RPC_NO_PARAMS, "SUserSettings", RPC_WHO(USER, OWNER), 0,
+     svc_get_user_settings, "The caller's plugin configuration ids"},
+    {"removeUserFromProject", RPC_PARAMS({"uoid", "Long"}, {"poid", "Long"}), "Boolean",
+     RPC_ON(PROJECT_ADMIN, PROJECT, "poid", NONE), 0, svc_remove_user_from_project,
+     "Takes a user's rights on a project away"},
+    {"undeleteProject", RPC_PARAMS({"poid", "Long"}), "Boolean",
+     RPC_ON(ADMIN, PROJECT, "poid", NONE), 0, svc_undelete_project,
      "Makes a deleted project and its sub-projects active again"},
-    {"updateProject", RPC_PARAMS({"sProject", "SProject"}), "void", RPC_USER, 0, svc_update_project,
+    {"updateProject", RPC_PARAMS({"sProject", "SProject"}), "void",
+     RPC_ON(PROJECT_ADMIN, PROJECT, "sProject.oid", NONE), 0, svc_update_project,
      "Changes name, description, export prefix, e-mail flag"},
 };
 

@@ -4,6 +4,7 @@
 #define BH_RPC_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,10 @@ void rpc_stop_delivery(struct rpc *rpc);
 void rpc_handle_json(struct rpc *rpc, const char *body, size_t len, const struct rpc_origin *origin,
                      bool may_block, struct rpc_reply *out);
 void rpc_reply_free(struct rpc_reply *r);
+
+/* Prints who may call each method (the access column of the method tables), as the
+ * Markdown of docs/authorization.md or as JSON for tests. */
+void rpc_print_access(FILE *out, bool as_json);
 
 /* Resolves a session token to its user. BH_AUTH for an unknown, revoked or expired token. */
 enum bh_err rpc_token_user(struct rpc *rpc, const char *token, int64_t *uoid);

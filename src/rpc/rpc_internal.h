@@ -16,12 +16,67 @@
 #include "model/model.h"
 #include "rpc/rpc.h"
 
-enum rpc_auth {
-  RPC_ANYONE, /* no token needed */
-  RPC_ANY,    /* any valid token, service tokens included */
-  RPC_USER,   /* a real login, not a service token */
-  RPC_ADMIN,  /* an administrator */
+/* Who may call a method: the access column of the method tables, enforced by
+ * rpc/access.c before any handler runs. Project levels are checked on the object the
+ * method's target parameter names (a project, or the project a revision, extended data,
+ * service, delivery or topic belongs to). docs/authorization.md is printed from the tables
+ * (`bimhub serve --print-access`). */
+enum rpc_who {
+  RPC_WHO_MISSING,   /* no rule: the call is refused (and a unit test fails) */
+  RPC_ANYONE,        /* no token needed */
+  RPC_REGISTER,      /* administrators; anyone while self-registration is on */
+  RPC_SETUP_ADMIN,   /* anyone while NOT_SETUP, then administrators only */
+  RPC_USER,          /* any logged-in user, read-only users included */
+  RPC_WRITER,        /* a logged-in user who may change things: not READ_ONLY */
+  RPC_TOP_LEVEL,     /* administrators; writers while allowUsersToCreateTopLevelProjects */
+  RPC_OWNER,         /* whoever made the target (a topic, a file; the user itself), or an admin */
+  RPC_PROJECT_READ,  /* rights on the target's project, an ancestor or a descendant */
+  RPC_PROJECT_WRITE, /* rights on the target's project or an ancestor, not READ_ONLY */
+  RPC_PROJECT_ADMIN, /* changes the project itself, its members and services: the same
+                      * users as RPC_PROJECT_WRITE (BIMserver has no separate role), never a
+                      * service token */
+  RPC_ADMIN,         /* an administrator */
 };
+
+/* What the target parameter names. */
+enum rpc_target {
+  RPC_T_NONE,
+  RPC_T_PROJECT,
+  RPC_T_REVISION,
+  RPC_T_EXTDATA,
+  RPC_T_SERVICE,
+  RPC_T_DELIVERY,
+  RPC_T_TOPIC,
+  RPC_T_FILE,
+  RPC_T_USER,
+};
+
+/* Whether a service token (spec 8.5) may call the method, and with which grant. A service
+ * token never has more than its owner, and only inside its service's project tree. */
+enum rpc_svc {
+  RPC_SVC_NONE,           /* refused: "Real authentication required" */
+  RPC_SVC_OWNER,          /* as its owner, inside the project tree of its service */
+  RPC_SVC_READ_REVISION,  /* the readRevision grant, on the revision */
+  RPC_SVC_WRITE_REVISION, /* writeRevisionId names the project */
+  RPC_SVC_READ_ED,        /* readExtendedDataId, on the notification's revision */
+  RPC_SVC_WRITE_ED,       /* the notification's revision (writeExtendedDataId for ed events) */
+};
+
+struct rpc_access {
+  enum rpc_who who;
+  enum rpc_target target;
+  const char *param; /* names the target: "poid", "sProject.oid"; a list is checked per item */
+  enum rpc_svc svc;
+};
+
+#define RPC_WHO(who, svc)                                                                          \
+  {                                                                                                \
+    RPC_##who, RPC_T_NONE, NULL, RPC_SVC_##svc                                                     \
+  }
+#define RPC_ON(who, target, param, svc)                                                            \
+  {                                                                                                \
+    RPC_##who, RPC_T_##target, param, RPC_SVC_##svc                                                \
+  }
 
 enum rpc_flags {
   RPC_NOT_SETUP_OK = 1,  /* may run while the server is NOT_SETUP */
@@ -42,7 +97,7 @@ struct rpc_method {
   const char *name;
   const struct rpc_param *params; /* terminated by {NULL, NULL} */
   const char *returns;            /* "void", "String", "SProject", "List<SProject>" ... */
-  enum rpc_auth auth;
+  struct rpc_access access;
   int flags;
   rpc_handler fn;
   const char *doc;
@@ -85,6 +140,7 @@ struct rpc {
   struct push *push; /* /stream endpoints and pushes */
   pthread_mutex_t token_cache_lock;
   struct token_cache_slot *token_cache; /* TOKEN_CACHE_SLOTS entries */
+  uint64_t token_gen; /* counts forgets, under token_cache_lock: see rpc_resolve_token */
   struct model model;
   struct throttle *throttle;
   int64_t next_endpoint_id; /* /stream endpoint ids, from 2, per server start */
@@ -128,12 +184,26 @@ enum bh_err rpc_ok(struct rpc_call *c, json_t *value);
 json_t *rpc_run_request(struct rpc *rpc, json_t *request, const char *token,
                         const struct rpc_origin *origin, unsigned *delay_ms);
 
+/* Enforces the method's access column (access.c) for the call's actor; has_token says a
+ * valid token was given. Fills c->why on a refusal. */
+enum bh_err rpc_access_check(struct rpc_call *c, bool has_token);
+/* The rule getProgress follows, for lists of topics: a project's topics to its readers (a
+ * service token: in its tree), a server topic to its maker. */
+struct topic_info;
+bool rpc_may_see_topic(struct rpc_call *c, const struct topic_info *t);
+const char *rpc_who_name(enum rpc_who w);
+const char *rpc_target_name(enum rpc_target t);
+const char *rpc_svc_name(enum rpc_svc s);
+
 /* Resolves a token to an actor. BH_AUTH with why filled for a bad one. */
 enum bh_err rpc_resolve_token(struct rpc *rpc, const char *token, struct actor *out,
                               struct bh_why *why);
 
-/* Forgets a token (logout). */
+/* Forgets a token (logout) and closes the /stream connections it opened. */
 void rpc_forget_token(struct rpc *rpc, const char *token);
+/* Ends the login sessions of uoid but keep_token's (NULL: every one): in the store, the cache
+ * and on /stream (close 1008 with reason). Service tokens are not sessions: see token.h. */
+void rpc_end_sessions(struct rpc *rpc, int64_t uoid, const char *keep_token, const char *reason);
 /* Forgets the cached service tokens of a deleted service (the store's are gone with it). */
 void rpc_forget_service_tokens(struct rpc *rpc, int64_t soid);
 

@@ -16,6 +16,7 @@
 #include "model/events.h"
 #include "model/model.h"
 #include "rpc/rpc.h"
+#include "rpc/rpc_internal.h"
 #include "store/store.h"
 
 struct fixture {
@@ -82,6 +83,34 @@ static const char *exc_message(json_t *reply)
 {
   return json_string_value(
       json_object_get(json_object_get(json_object_get(reply, "response"), "exception"), "message"));
+}
+
+/* Every method says who may call it, and the columns fit together: no method is left to the
+ * handler alone, a service grant always has a target to check it on, and the levels that
+ * never admit a service token do not list one. */
+static void every_method_has_an_access_rule(void **state)
+{
+  (void)state;
+  for (size_t i = 0; i < rpc_iface_count; i++) {
+    const struct rpc_iface *ifc = rpc_ifaces[i];
+    for (size_t k = 0; k < ifc->count; k++) {
+      const struct rpc_method *m = &ifc->methods[k];
+      const struct rpc_access *a = &m->access;
+      if (a->who == RPC_WHO_MISSING || (a->target != RPC_T_NONE) != (a->param != NULL))
+        fail_msg("%s.%s: incomplete access rule", ifc->name, m->name);
+      bool project_level = a->who == RPC_PROJECT_READ || a->who == RPC_PROJECT_WRITE ||
+                           a->who == RPC_PROJECT_ADMIN || a->who == RPC_OWNER;
+      if (project_level && a->target == RPC_T_NONE)
+        fail_msg("%s.%s: a project level needs a target", ifc->name, m->name);
+      if (a->svc > RPC_SVC_OWNER && a->target == RPC_T_NONE)
+        fail_msg("%s.%s: a grant needs a target", ifc->name, m->name);
+      bool never_service = a->who == RPC_ADMIN || a->who == RPC_SETUP_ADMIN ||
+                           a->who == RPC_PROJECT_ADMIN || a->who == RPC_ANYONE ||
+                           a->who == RPC_REGISTER || a->who == RPC_TOP_LEVEL;
+      if (never_service && a->svc != RPC_SVC_NONE)
+        fail_msg("%s.%s: lists service tokens where they never come", ifc->name, m->name);
+    }
+  }
 }
 
 static void unparseable_bodies_get_500_and_nothing(void **state)
@@ -200,6 +229,7 @@ int main(void)
   if (sodium_init() < 0)
     return 1;
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(every_method_has_an_access_rule),
       cmocka_unit_test_setup_teardown(unparseable_bodies_get_500_and_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(server_info_by_every_interface_name, setup, teardown),
       cmocka_unit_test_setup_teardown(errors_say_what_is_wrong, setup, teardown),

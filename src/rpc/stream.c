@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/token.h"
 #include "common/bh_log.h"
+#include "common/bh_time.h"
 #include "notify/push.h"
 #include "rpc/rpc_internal.h"
 
@@ -39,6 +41,7 @@ static void handle_token(struct rpc *rpc, struct stream_state *st, json_t *msg,
 {
   const char *token = json_string_value(json_object_get(msg, "token"));
   struct actor a = {0};
+  uint64_t ended_gen = push_ended_gen(rpc->push); /* before the check: see stream_attach */
   if (!token || rpc_resolve_token(rpc, token, &a, NULL) != BH_OK) {
     /* BIMserver stays silent here and the client hangs; we say so and close (spec §10.7). */
     set_json(out, STREAM_SEND_CLOSE, json_pack("{s:s}", "error", "Invalid token"));
@@ -83,6 +86,8 @@ static void handle_token(struct rpc *rpc, struct stream_state *st, json_t *msg,
   st->endpoint_id = id;
   st->uoid = a.uoid;
   st->attach_pending = true;
+  st->has_login_token = !a.is_service && token_hash(token, st->login_hash);
+  st->ended_gen = ended_gen;
   set_json(out, STREAM_SEND,
            json_pack("{s:s, s:o, s:I}", "type", "endpoint", "payload", payload, "endpointid",
                      (json_int_t)id));
@@ -132,12 +137,25 @@ void stream_handle(struct rpc *rpc, struct stream_state *st, const char *peer_ad
   json_decref(j);
 }
 
-void stream_attach(struct rpc *rpc, struct stream_state *st)
+bool stream_attach(struct rpc *rpc, struct stream_state *st)
 {
   if (!st->attach_pending)
-    return;
+    return true;
   st->attach_pending = false;
-  push_endpoint_attach(rpc->push, st->endpoint_id, st->conn, st->attach_replay, st->attach_lastseq);
+  const unsigned char *login = st->has_login_token ? st->login_hash : NULL;
+  for (int tries = 0; tries < 3; tries++) {
+    if (push_endpoint_attach(rpc->push, st->endpoint_id, st->conn, login, st->ended_gen,
+                             st->attach_replay, st->attach_lastseq))
+      return true;
+    /* Sessions were ended after the token was checked: check it again, in the store (rare,
+     * so the read on this thread costs nothing in practice). */
+    st->ended_gen = push_ended_gen(rpc->push);
+    struct token_rec t;
+    if (login &&
+        (store_token_get(rpc->model.st, login, &t) != BH_OK || t.expires_ms <= bh_now_ms()))
+      return false;
+  }
+  return false;
 }
 
 void stream_closed(struct rpc *rpc, struct stream_state *st)

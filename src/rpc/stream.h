@@ -21,6 +21,10 @@ struct stream_state {
   bool attach_pending;
   bool attach_replay; /* a resume with a complete history: send what came after lastseq */
   uint64_t attach_lastseq;
+  /* the handshake's token, so ending its session closes this connection */
+  bool has_login_token;         /* a login token (not a service token) ... */
+  unsigned char login_hash[32]; /* ... with this hash */
+  uint64_t ended_gen;           /* push_ended_gen() before the token was checked */
 };
 
 enum stream_action {
@@ -46,8 +50,9 @@ char *stream_welcome_text(int64_t now_ms, size_t *len);
 void stream_handle(struct rpc *rpc, struct stream_state *st, const char *peer_addr, const char *msg,
                    size_t len, struct stream_result *out);
 /* Loop thread, after the reply of a handshake that set attach_pending was queued: binds the
- * endpoint to the connection; missed pushes are sent through the push transport at once. */
-void stream_attach(struct rpc *rpc, struct stream_state *st);
+ * endpoint to the connection; missed pushes are sent through the push transport at once.
+ * False when the handshake's session was ended meanwhile: close the connection (1008). */
+bool stream_attach(struct rpc *rpc, struct stream_state *st);
 /* Called once when the connection is gone: the endpoint waits for a resume. */
 void stream_closed(struct rpc *rpc, struct stream_state *st);
 

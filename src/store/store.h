@@ -53,7 +53,9 @@ struct user_rec {
   int64_t created_by;   /* uoid, -1 for none */
   int64_t last_seen_ms; /* 0: never */
   char *password_hash;  /* argon2id encoded string, NULL: no password yet */
-  char *user_token;     /* permanent token for loginUserToken */
+  /* hash (auth/token.h token_hash) of the permanent token for loginUserToken: the token
+   * itself is kept nowhere, so a copy of the database opens no session */
+  unsigned char user_token_hash[32];
 };
 void user_rec_clear(struct user_rec *u);
 struct user_list {
@@ -66,9 +68,12 @@ enum bh_err store_user_add(struct store *st, const struct user_rec *u); /* u->uo
 enum bh_err store_user_get(struct store *st, int64_t uoid, struct user_rec *out);
 /* Username compared case-insensitively (ASCII). */
 enum bh_err store_user_by_name(struct store *st, const char *username, struct user_rec *out);
-enum bh_err store_user_by_token(struct store *st, const char *user_token, struct user_rec *out);
+enum bh_err store_user_by_token(struct store *st, const unsigned char user_token_hash[32],
+                                struct user_rec *out);
 enum bh_err store_user_list(struct store *st, struct user_list *out); /* by uoid */
-enum bh_err store_user_set_password(struct store *st, int64_t uoid, const char *hash);
+/* A new password hash and a new user token (its hash) together. */
+enum bh_err store_user_set_password(struct store *st, int64_t uoid, const char *hash,
+                                    const unsigned char user_token_hash[32]);
 enum bh_err store_user_set_last_seen(struct store *st, int64_t uoid, int64_t ms);
 enum bh_err store_user_count(struct store *st, int64_t *n);
 
@@ -122,6 +127,9 @@ enum bh_err store_token_add(struct store *st, const unsigned char hash[32],
                             const struct token_rec *t);
 enum bh_err store_token_get(struct store *st, const unsigned char hash[32], struct token_rec *out);
 enum bh_err store_token_delete(struct store *st, const unsigned char hash[32]);
+/* Deletes every token of uoid except keep (NULL: every one). */
+enum bh_err store_token_delete_user(struct store *st, int64_t uoid, const unsigned char *keep,
+                                    int64_t *removed);
 enum bh_err store_token_purge_expired(struct store *st, int64_t now_ms, int64_t *removed);
 
 /* ---- revisions (store_revisions.c) ---- */

@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "auth/token.h"
 #include "common/bh_log.h"
 #include "store/store_internal.h"
 
@@ -87,6 +89,11 @@ static const char *const migrations[] = {
     "CREATE TABLE delivery_attempts(delivery INTEGER NOT NULL, n INTEGER NOT NULL,"
     " at_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL, status INTEGER NOT NULL,"
     " ok INTEGER NOT NULL, error TEXT, response TEXT, PRIMARY KEY(delivery, n)) WITHOUT ROWID;",
+    /* 6: user tokens kept only as their hash, hashed in place (bh_token_hash is defined on
+     * the connection, see store_open); login tokens found by user, to end a user's sessions */
+    "ALTER TABLE users RENAME COLUMN user_token TO user_token_hash;"
+    "UPDATE users SET user_token_hash = bh_token_hash(user_token_hash);"
+    "CREATE INDEX tokens_uoid ON tokens(uoid);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -119,13 +126,14 @@ enum stmt_id {
   S_TOKEN_ADD,
   S_TOKEN_GET,
   S_TOKEN_DELETE,
+  S_TOKEN_DELETE_USER,
   S_TOKEN_PURGE,
   S_COUNT
 };
 
 #define USER_COLS                                                                                  \
   "uoid, username, name, type, state, created_ms, created_by, last_seen_ms, "                      \
-  "password_hash, user_token"
+  "password_hash, user_token_hash"
 #define PROJECT_COLS                                                                               \
   "poid, number, name, schema, description, export_prefix, parent, state, "                        \
   "created_ms, created_by, send_email"
@@ -140,9 +148,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_USER_ADD] = "INSERT INTO users(" USER_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
     [S_USER_GET] = "SELECT " USER_COLS " FROM users WHERE uoid = ?1",
     [S_USER_BY_NAME] = "SELECT " USER_COLS " FROM users WHERE username = ?1",
-    [S_USER_BY_TOKEN] = "SELECT " USER_COLS " FROM users WHERE user_token = ?1",
+    [S_USER_BY_TOKEN] = "SELECT " USER_COLS " FROM users WHERE user_token_hash = ?1",
     [S_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY uoid",
-    [S_USER_SET_PW] = "UPDATE users SET password_hash = ?2 WHERE uoid = ?1",
+    [S_USER_SET_PW] = "UPDATE users SET password_hash = ?2, user_token_hash = ?3 WHERE uoid = ?1",
     [S_USER_SEEN] = "UPDATE users SET last_seen_ms = ?2 WHERE uoid = ?1",
     [S_USER_COUNT] = "SELECT count(*) FROM users",
     [S_PROJECT_ADD] =
@@ -165,6 +173,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TOKEN_GET] = "SELECT uoid, kind, created_ms, expires_ms, service_oid FROM tokens"
                     " WHERE hash = ?1",
     [S_TOKEN_DELETE] = "DELETE FROM tokens WHERE hash = ?1",
+    [S_TOKEN_DELETE_USER] = "DELETE FROM tokens WHERE uoid = ?1 AND hash IS NOT ?2",
     [S_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires_ms <= ?1",
 };
 
@@ -369,6 +378,41 @@ static enum bh_err mkdir_p(const char *dir)
   return BH_OK;
 }
 
+/* The data dir holds password hashes, token hashes, the service-token key and every model:
+ * only its owner may read it. New files are private by the umask `serve` sets; this fixes a
+ * dir made by an older bimhub or by hand (symbolic links are left alone). */
+static int make_private(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+  (void)ftw;
+  mode_t want = type == FTW_D ? 0700 : type == FTW_F ? 0600 : 0;
+  if (want && (sb->st_mode & 07777) != want && chmod(path, want) != 0)
+    BH_LOG(BH_LOG_WARN, BH_C_STORE, "cannot make %s private: %s", path, strerror(errno));
+  return 0;
+}
+
+static enum bh_err make_dir_private(const char *dir)
+{
+  if (chmod(dir, 0700) != 0) {
+    BH_LOG(BH_LOG_ERROR, BH_C_STORE, "cannot make data dir %s private (mode 0700): %s", dir,
+           strerror(errno));
+    return BH_IO;
+  }
+  nftw(dir, make_private, 16, FTW_PHYS | FTW_MOUNT);
+  return BH_OK;
+}
+
+/* bh_token_hash(text): a user token's stored form, for migration 6. Text that cannot be a
+ * token (none was ever made) becomes a random hash that no token matches. */
+static void sql_token_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+  (void)argc;
+  unsigned char h[32];
+  const char *text = (const char *)sqlite3_value_text(argv[0]);
+  if (!token_hash(text, h))
+    token_new_hash(h);
+  sqlite3_result_blob(ctx, h, sizeof h, SQLITE_TRANSIENT);
+}
+
 enum bh_err store_open(struct store **out, const struct store_options *opt)
 {
   *out = NULL;
@@ -376,6 +420,8 @@ enum bh_err store_open(struct store **out, const struct store_options *opt)
     BH_LOG(BH_LOG_ERROR, BH_C_STORE, "cannot create data dir %s: %s", opt->dir, strerror(errno));
     return BH_IO;
   }
+  if (make_dir_private(opt->dir) != BH_OK)
+    return BH_IO;
   struct store *st = calloc(1, sizeof *st);
   if (!st)
     return BH_NOMEM;
@@ -392,6 +438,14 @@ enum bh_err store_open(struct store **out, const struct store_options *opt)
   enum bh_err err = BH_OK;
   if (rc != SQLITE_OK) {
     BH_LOG(BH_LOG_ERROR, BH_C_STORE, "cannot open %s: %s", path, sqlite3_errstr(rc));
+    err = BH_STORE;
+    goto fail;
+  }
+  /* Whatever the umask: the -wal and -shm files SQLite makes take the database's mode. */
+  if (chmod(path, 0600) != 0 ||
+      sqlite3_create_function(st->db, "bh_token_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                              sql_token_hash, NULL, NULL) != SQLITE_OK) {
+    BH_LOG(BH_LOG_ERROR, BH_C_STORE, "cannot set up %s: %s", path, strerror(errno));
     err = BH_STORE;
     goto fail;
   }
@@ -593,7 +647,6 @@ void user_rec_clear(struct user_rec *u)
   free(u->username);
   free(u->name);
   free(u->password_hash);
-  free(u->user_token);
   memset(u, 0, sizeof *u);
 }
 
@@ -619,8 +672,9 @@ static enum bh_err read_user(sqlite3_stmt *s, void *elem)
   u->created_by = sqlite3_column_int64(s, 6);
   u->last_seen_ms = sqlite3_column_int64(s, 7);
   u->password_hash = col_text(s, 8);
-  u->user_token = col_text(s, 9);
-  if (!u->username || !u->name || !u->user_token) {
+  if (sqlite3_column_bytes(s, 9) == (int)sizeof u->user_token_hash)
+    memcpy(u->user_token_hash, sqlite3_column_blob(s, 9), sizeof u->user_token_hash);
+  if (!u->username || !u->name) {
     user_rec_clear(u);
     return BH_NOMEM;
   }
@@ -642,7 +696,7 @@ enum bh_err store_user_add(struct store *st, const struct user_rec *u)
     sqlite3_bind_int64(s, 7, u->created_by);
     sqlite3_bind_int64(s, 8, u->last_seen_ms);
     bind_text_or_null(s, 9, u->password_hash);
-    sqlite3_bind_text(s, 10, u->user_token, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 10, u->user_token_hash, sizeof u->user_token_hash, SQLITE_STATIC);
     rc = step_done(st, s, "user add");
   }
   store_unlock(st);
@@ -650,7 +704,8 @@ enum bh_err store_user_add(struct store *st, const struct user_rec *u)
 }
 
 static enum bh_err user_one(struct store *st, enum stmt_id id, int64_t key_int,
-                            const char *key_text, struct user_rec *out)
+                            const char *key_text, const unsigned char *key_blob,
+                            struct user_rec *out)
 {
   memset(out, 0, sizeof *out);
   store_lock(st);
@@ -659,6 +714,8 @@ static enum bh_err user_one(struct store *st, enum stmt_id id, int64_t key_int,
   if (s) {
     if (key_text)
       sqlite3_bind_text(s, 1, key_text, -1, SQLITE_STATIC);
+    else if (key_blob)
+      sqlite3_bind_blob(s, 1, key_blob, 32, SQLITE_STATIC);
     else
       sqlite3_bind_int64(s, 1, key_int);
     int r = sqlite3_step(s);
@@ -675,17 +732,18 @@ static enum bh_err user_one(struct store *st, enum stmt_id id, int64_t key_int,
 
 enum bh_err store_user_get(struct store *st, int64_t uoid, struct user_rec *out)
 {
-  return user_one(st, S_USER_GET, uoid, NULL, out);
+  return user_one(st, S_USER_GET, uoid, NULL, NULL, out);
 }
 
 enum bh_err store_user_by_name(struct store *st, const char *username, struct user_rec *out)
 {
-  return user_one(st, S_USER_BY_NAME, 0, username, out);
+  return user_one(st, S_USER_BY_NAME, 0, username, NULL, out);
 }
 
-enum bh_err store_user_by_token(struct store *st, const char *user_token, struct user_rec *out)
+enum bh_err store_user_by_token(struct store *st, const unsigned char user_token_hash[32],
+                                struct user_rec *out)
 {
-  return user_one(st, S_USER_BY_TOKEN, 0, user_token, out);
+  return user_one(st, S_USER_BY_TOKEN, 0, NULL, user_token_hash, out);
 }
 
 static void clear_user(void *elem)
@@ -725,9 +783,22 @@ static enum bh_err update_int_text(struct store *st, enum stmt_id id, int64_t ke
   return rc;
 }
 
-enum bh_err store_user_set_password(struct store *st, int64_t uoid, const char *hash)
+enum bh_err store_user_set_password(struct store *st, int64_t uoid, const char *hash,
+                                    const unsigned char user_token_hash[32])
 {
-  return update_int_text(st, S_USER_SET_PW, uoid, hash, 0, true, "user set password");
+  store_lock(st);
+  sqlite3_stmt *s = stmt(st, S_USER_SET_PW);
+  enum bh_err rc = BH_STORE;
+  if (s) {
+    sqlite3_bind_int64(s, 1, uoid);
+    bind_text_or_null(s, 2, hash);
+    sqlite3_bind_blob(s, 3, user_token_hash, 32, SQLITE_STATIC);
+    rc = step_done(st, s, "user set password");
+    if (rc == BH_OK && sqlite3_changes(st->db) == 0)
+      rc = BH_NOTFOUND;
+  }
+  store_unlock(st);
+  return rc;
 }
 
 enum bh_err store_user_set_last_seen(struct store *st, int64_t uoid, int64_t ms)
@@ -1058,6 +1129,26 @@ enum bh_err store_token_delete(struct store *st, const unsigned char hash[32])
   if (s) {
     sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
     rc = step_done(st, s, "token delete");
+  }
+  store_unlock(st);
+  return rc;
+}
+
+enum bh_err store_token_delete_user(struct store *st, int64_t uoid, const unsigned char *keep,
+                                    int64_t *removed)
+{
+  store_lock(st);
+  sqlite3_stmt *s = stmt(st, S_TOKEN_DELETE_USER);
+  enum bh_err rc = BH_STORE;
+  if (s) {
+    sqlite3_bind_int64(s, 1, uoid);
+    if (keep)
+      sqlite3_bind_blob(s, 2, keep, 32, SQLITE_STATIC);
+    else
+      sqlite3_bind_null(s, 2);
+    rc = step_done(st, s, "token delete user");
+    if (removed)
+      *removed = rc == BH_OK ? sqlite3_changes(st->db) : 0;
   }
   store_unlock(st);
   return rc;

@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth/token.h"
 #include "store/store.h"
 
 static char dir[64];
@@ -38,7 +41,7 @@ static void users_projects_rights_tokens_survive_reopen(void **state)
                        .type = 2,
                        .created_by = -1,
                        .password_hash = "$argon2id$x",
-                       .user_token = "t1"};
+                       .user_token_hash = {1}};
   assert_int_equal(store_begin(st), BH_OK);
   assert_int_equal(store_user_add(st, &u), BH_OK);
   struct project_rec p = {.poid = b,
@@ -54,7 +57,7 @@ static void users_projects_rights_tokens_survive_reopen(void **state)
 
   /* a rolled-back transaction leaves nothing */
   assert_int_equal(store_begin(st), BH_OK);
-  struct user_rec u2 = {.uoid = 999, .username = "gone@x.y", .name = "", .user_token = "t2"};
+  struct user_rec u2 = {.uoid = 999, .username = "gone@x.y", .name = "", .user_token_hash = {2}};
   assert_int_equal(store_user_add(st, &u2), BH_OK);
   store_rollback(st);
 
@@ -62,7 +65,7 @@ static void users_projects_rights_tokens_survive_reopen(void **state)
   struct user_rec dup = u;
   dup.uoid = 77;
   dup.username = "ann@example.COM";
-  dup.user_token = "t3";
+  dup.user_token_hash[0] = 3;
   assert_int_equal(store_user_add(st, &dup), BH_EXISTS);
 
   unsigned char h[32];
@@ -240,11 +243,115 @@ static void outbox_and_delivery_log(void **state)
   assert_int_equal(system(cmd), 0);
 }
 
+/* A user's login tokens end together, but for the one kept; other users' stay. */
+static void tokens_of_a_user_end_together(void **state)
+{
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/bimhub-store-test-tk-%d", (int)getpid());
+  struct store *st = open_store();
+  unsigned char h1[32], h2[32], h3[32];
+  memset(h1, 1, sizeof h1);
+  memset(h2, 2, sizeof h2);
+  memset(h3, 3, sizeof h3);
+  struct token_rec t = {.uoid = 10, .expires_ms = INT64_MAX, .service_oid = -1};
+  assert_int_equal(store_token_add(st, h1, &t), BH_OK);
+  assert_int_equal(store_token_add(st, h2, &t), BH_OK);
+  t.uoid = 11;
+  assert_int_equal(store_token_add(st, h3, &t), BH_OK);
+  int64_t removed = 0;
+  assert_int_equal(store_token_delete_user(st, 10, h1, &removed), BH_OK);
+  assert_int_equal(removed, 1);
+  struct token_rec got;
+  assert_int_equal(store_token_get(st, h1, &got), BH_OK);
+  assert_int_equal(store_token_get(st, h2, &got), BH_NOTFOUND);
+  assert_int_equal(store_token_get(st, h3, &got), BH_OK);
+  assert_int_equal(store_token_delete_user(st, 10, NULL, &removed), BH_OK);
+  assert_int_equal(removed, 1);
+  assert_int_equal(store_token_get(st, h1, &got), BH_NOTFOUND);
+  assert_int_equal(store_token_get(st, h3, &got), BH_OK);
+  store_close(st);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static mode_t mode_of(const char *d, const char *name)
+{
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", d, name);
+  struct stat sb;
+  assert_int_equal(stat(path, &sb), 0);
+  return sb.st_mode & 07777;
+}
+
+/* Whatever the umask, the data dir ends 0700 and its files 0600, an old one too; user tokens
+ * of a schema-5 database (plain text) become hashes that still find their user. */
+static void data_dir_private_and_user_tokens_hashed(void **state)
+{
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/bimhub-store-test-perm-%d", (int)getpid());
+  mode_t old_mask = umask(022);
+  struct store *st = open_store();
+  struct user_rec u = {.uoid = 5, .username = "old@x.y", .name = "", .created_by = -1};
+  assert_int_equal(store_user_add(st, &u), BH_OK);
+  store_close(st);
+  assert_int_equal(mode_of(dir, "bimhub.db"), 0600);
+
+  /* back to schema 5 and a user token in plain text, as an older bimhub left it */
+  const char *token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  char path[256], sql[512];
+  snprintf(path, sizeof path, "%s/bimhub.db", dir);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  snprintf(sql, sizeof sql,
+           "DROP INDEX tokens_uoid; ALTER TABLE users RENAME COLUMN user_token_hash TO user_token;"
+           " UPDATE users SET user_token = '%s'; PRAGMA user_version = 5;",
+           token);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(chmod(dir, 0755), 0);
+  assert_int_equal(chmod(path, 0644), 0);
+  snprintf(path, sizeof path, "%s/stray", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fclose(f);
+  assert_int_equal(chmod(path, 0644), 0);
+
+  st = open_store();
+  struct stat sb;
+  assert_int_equal(stat(dir, &sb), 0);
+  assert_int_equal(sb.st_mode & 07777, 0700);
+  assert_int_equal(mode_of(dir, "bimhub.db"), 0600);
+  assert_int_equal(mode_of(dir, "bimhub.db-wal"), 0600);
+  assert_int_equal(mode_of(dir, "stray"), 0600);
+  unsigned char h[32];
+  assert_true(token_hash(token, h));
+  struct user_rec got;
+  assert_int_equal(store_user_by_token(st, h, &got), BH_OK);
+  assert_int_equal(got.uoid, 5);
+  assert_memory_equal(got.user_token_hash, h, 32);
+  user_rec_clear(&got);
+  /* a new password comes with a new user token: the old one finds nobody */
+  unsigned char h2[32];
+  memset(h2, 9, sizeof h2);
+  assert_int_equal(store_user_set_password(st, 5, "$argon2id$y", h2), BH_OK);
+  assert_int_equal(store_user_by_token(st, h, &got), BH_NOTFOUND);
+  assert_int_equal(store_user_by_token(st, h2, &got), BH_OK);
+  user_rec_clear(&got);
+  store_close(st);
+  umask(old_mask);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(users_projects_rights_tokens_survive_reopen),
       cmocka_unit_test(outbox_and_delivery_log),
+      cmocka_unit_test(tokens_of_a_user_end_together),
+      cmocka_unit_test(data_dir_private_and_user_tokens_hashed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

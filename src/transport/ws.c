@@ -210,20 +210,27 @@ static bool session_is_closing(const struct ws_session *s)
          !wslay_event_get_write_enabled(s->ctx);
 }
 
-void ws_session_close(struct ws_session *s, int code)
+/* reason: NULL or a short text (at most 123 bytes go out). */
+static void session_close_why(struct ws_session *s, int code, const char *reason)
 {
   assert(loop_is_current(s->hub->loop));
   if (session_is_closing(s))
     return;
   /* Messages not yet handled are dropped: the peer will not get their answers anyway. */
   inbox_clear(s);
-  int rc = wslay_event_queue_close(s->ctx, (uint16_t)code, NULL, 0);
+  size_t rlen = reason ? strnlen(reason, 123) : 0;
+  int rc = wslay_event_queue_close(s->ctx, (uint16_t)code, (const uint8_t *)reason, rlen);
   if (rc != 0) {
     session_kill(s);
     return;
   }
   s->is_close_queued = true;
   session_update(s);
+}
+
+void ws_session_close(struct ws_session *s, int code)
+{
+  session_close_why(s, code, NULL);
 }
 
 /* --- wslay I/O callbacks ------------------------------------------------------------- */
@@ -335,8 +342,8 @@ static void session_apply(struct ws_session *s, struct stream_result *r)
     if (r->text)
       ws_session_send_text(s, r->text, r->len);
     /* an opened or resumed endpoint: its missed pushes follow the reply */
-    if (s->state.attach_pending && !session_is_closing(s))
-      stream_attach(s->hub->rpc, &s->state);
+    if (s->state.attach_pending && !session_is_closing(s) && !stream_attach(s->hub->rpc, &s->state))
+      session_close_why(s, 1008, "Session ended");
     break;
   case STREAM_SEND_CLOSE:
     /* wslay sends control frames ahead of queued data, so the close waits for the flush. */
@@ -825,6 +832,43 @@ static void push_send(void *ctx, struct push_frame *f, const struct push_target 
   }
 }
 
+/* push_transport.close: sessions whose token was ended (logout, password change). */
+struct close_job {
+  struct ws_hub *h;
+  int code;
+  char reason[124];
+  size_t n;
+  uint64_t conns[];
+};
+
+static void close_job_run(void *arg)
+{
+  struct close_job *j = arg;
+  for (size_t i = 0; i < j->n && !j->h->is_stopping; i++) {
+    struct ws_session *s = session_by_conn(j->h, j->conns[i]);
+    if (s)
+      session_close_why(s, j->code, j->reason);
+  }
+  free(j);
+}
+
+static void push_close(void *ctx, const uint64_t *conns, size_t n, int code, const char *reason)
+{
+  struct ws_hub *h = ctx;
+  struct close_job *j = malloc(sizeof *j + n * sizeof *conns);
+  if (!j)
+    return; /* push detached them already: they hear nothing more */
+  j->h = h;
+  j->code = code;
+  snprintf(j->reason, sizeof j->reason, "%s", reason ? reason : "");
+  j->n = n;
+  memcpy(j->conns, conns, n * sizeof *conns);
+  if (loop_is_current(h->loop))
+    close_job_run(j);
+  else if (loop_post(h->loop, 0, close_job_run, j) != BH_OK)
+    free(j);
+}
+
 /* --- pings and idle timeouts ---------------------------------------------------------- */
 
 #define WS_TICK_MS 500
@@ -878,7 +922,7 @@ enum bh_err ws_hub_new(struct ws_hub **out, struct loop *loop, const struct bh_c
   h->cfg = cfg;
   h->rpc = rpc;
   if (rpc) {
-    struct push_transport tr = {.ctx = h, .send = push_send};
+    struct push_transport tr = {.ctx = h, .send = push_send, .close = push_close};
     stream_set_push_transport(rpc, &tr);
   }
   if (loop_post(loop, 0, hub_start_tick, h) != BH_OK) {

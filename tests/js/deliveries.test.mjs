@@ -106,7 +106,7 @@ describe('deliveries: retries and the delivery log', () => {
     const [pending] = await e.dlv('listDeliveries', { soid });
     assert.equal(pending.state, 'PENDING');
     assert.ok(pending.attempts >= 2, JSON.stringify(pending));
-    assert.match(pending.lastError, /connect|refused/i);
+    assert.equal(pending.lastError, 'Cannot fetch the URL: it is not reachable or not allowed');
     const r = await e.receiver({ port });
     assert.ok(await r.waitFor((g) => g.length >= 1, 5000), 'delivered after the service came up');
     assert.equal(r.got[0].json.request.parameters.roid, roid);
@@ -158,7 +158,8 @@ describe('deliveries: retries and the delivery log', () => {
     assert.ok(hang.got.every((g) => g.json.request.parameters.roid === roids[0]));
     const full = await e.dlv('getDelivery', { id: (await e.dlv('listDeliveries', { soid: hSoid, state: 'PENDING' }))
       .find((d) => d.roid === roids[0]).oid });
-    assert.match(full.attemptList[0].error, /timed out|timeout/i);
+    // a timeout is recorded as any unreachable service is (no port-state oracle in the log)
+    assert.equal(full.attemptList[0].error, 'Cannot fetch the URL: it is not reachable or not allowed');
     assert.equal(full.attemptList[0].httpStatus, 0);
     hang.respond = undefined;
     assert.ok(await hang.waitFor((g) => new Set(g.filter((x) => x.status === 200)

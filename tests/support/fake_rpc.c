@@ -196,10 +196,11 @@ void stream_result_free(struct stream_result *r)
 
 static struct push_transport fake_push_tr;
 
-void stream_attach(struct rpc *rpc, struct stream_state *st)
+bool stream_attach(struct rpc *rpc, struct stream_state *st)
 {
   (void)rpc;
   st->attach_pending = false;
+  return true;
 }
 
 void stream_set_push_transport(struct rpc *rpc, const struct push_transport *t)

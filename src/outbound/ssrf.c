@@ -1,7 +1,7 @@
 /* ssrf.c: address classes by prefix tables, embedded IPv4 addresses unwrapped first, and the
  * allow list as plain prefix compares. The tables are in the order they are searched; the
  * first match wins, so a narrower prefix must come before a wider one it lies in. */
-#include "notify/ssrf.h"
+#include "outbound/ssrf.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,9 +1,9 @@
-/* ssrf.h: the address guard for outgoing service calls (notifications, service requests).
- * Service URLs come from users, so a name may resolve to the server's own loopback, the
- * cloud metadata service (169.254.169.254) or a private network. The delivery code is to check
- * every address it is about to connect to with ssrf_allowed(), at connect time (libcurl's
- * CURLOPT_OPENSOCKETFUNCTION sees each one), so a name that resolves differently the second
- * time gains nothing.
+/* ssrf.h: the address classes of the outbound guard (outbound.h). URLs come from users
+ * (service URLs, checkinFromUrl), so a name may resolve to the server's own loopback, the
+ * cloud metadata service (169.254.169.254) or a private network. outbound.c checks every
+ * address it resolves with ssrf_allowed() before it pins the connection to it, and again at
+ * connect time (libcurl's CURLOPT_OPENSOCKETFUNCTION sees each one), so a name that resolves
+ * differently the second time gains nothing.
  *
  * Classes follow the IANA special-purpose registries (RFC 6890 and successors):
  *   SSRF_LOOPBACK     127/8, ::1

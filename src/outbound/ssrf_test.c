@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "notify/ssrf.h"
+#include "outbound/ssrf.h"
 
 static struct sockaddr_storage addr(const char *text)
 {

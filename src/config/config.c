@@ -47,8 +47,8 @@ static const struct cfg_opt cfg_opts[] = {
     INT_OPT("max_json_body_bytes", max_json_body_bytes, 1024, INT64_C(1) << 40, 64 << 20,
             "largest /json request body"),
     INT_OPT("http_body_budget_bytes", http_body_budget_bytes, 1 << 20, INT64_C(1) << 42, 512 << 20,
-            "memory for all buffered /json bodies and their parsed JSON together (over it: 503 "
-            "with Retry-After)"),
+            "memory for all buffered /json bodies, /stream messages and the JSON made from them "
+            "together (over it: HTTP 503 with Retry-After, or close 1013)"),
     INT_OPT("ws_max_message_bytes", ws_max_message_bytes, 1024, 1 << 30, 1 << 20,
             "largest /stream message from a client (larger: close 1009)"),
     INT_OPT("ws_max_message_frames", ws_max_message_frames, 1, 1 << 24, 1024,

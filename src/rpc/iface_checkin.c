@@ -912,6 +912,8 @@ static enum bh_err run_as(struct rpc_call *c, const char *name)
 /* Sets a parameter the 1.5 method reads (the call's parameters are its own). */
 static enum bh_err set_param(struct rpc_call *c, const char *name, json_t *v)
 {
+  if (!v)
+    return bh_fail(&c->why, BH_BADREQUEST, "Parameter %s must not be null", name);
   return json_object_set_new(c->params, name, v) == 0
              ? BH_OK
              : bh_fail(&c->why, BH_NOMEM, "Server out of memory");

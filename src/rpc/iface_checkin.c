@@ -167,13 +167,24 @@ static enum bh_err svc_checkin_from_url_async(struct rpc_call *c)
 
 /* checkin(..., merge, sync): the name BIMserver had until 1.5.117 (1.4: no merge), which
  * became checkinSync and checkinAsync. */
-static enum bh_err svc_checkin_legacy(struct rpc_call *c)
+static enum bh_err legacy_checkin_call(struct rpc_call *c, bool from_url)
 {
   struct checkin_call k = {.legacy = true};
-  enum bh_err rc = read_checkin_params(c, &k, false, false);
+  enum bh_err rc = read_checkin_params(c, &k, false, from_url);
   if (rc == BH_OK)
     rc = rpc_param_bool(c, "sync", &k.sync);
   return rc == BH_OK ? run_checkin(c, &k) : rc;
+}
+
+static enum bh_err svc_checkin_legacy(struct rpc_call *c)
+{
+  return legacy_checkin_call(c, false);
+}
+
+/* checkinFromUrl(..., merge, sync): renamed with checkin, to checkinFromUrlSync/Async. */
+static enum bh_err svc_checkin_from_url_legacy(struct rpc_call *c)
+{
+  return legacy_checkin_call(c, true);
 }
 
 static enum bh_err svc_initiate_checkin(struct rpc_call *c)
@@ -810,6 +821,13 @@ static const struct rpc_method checkin_methods[] = {
      "Long", RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), RPC_BLOCKING,
      svc_checkin_legacy,
      "Former name of checkinSync/checkinAsync (by sync); returns the topicId either way"},
+    {"checkinFromUrl",
+     RPC_PARAMS({"poid", "Long"}, {"comment", "String"}, {"deserializerOid", "Long"},
+                {"fileName", "String"}, {"url", "String"}, {"merge", "Boolean", true},
+                {"sync", "Boolean"}),
+     "Long", RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), RPC_BLOCKING,
+     svc_checkin_from_url_legacy,
+     "Former name of checkinFromUrlSync/checkinFromUrlAsync (by sync); returns the topicId"},
     {"checkinAsync", CHECKIN_PARAMS(), "Long",
      RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), 0, svc_checkin_async,
      "Checks in a Base64 model; returns the topicId at once"},
@@ -998,6 +1016,11 @@ static const struct rpc_method bimsie1_methods[] = {
                 {"sync", "Boolean"}),
      "Long", RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), RPC_BLOCKING,
      svc_checkin_legacy, "1.4: checks in a Base64 model; returns the topicId either way"},
+    {"checkinFromUrl",
+     RPC_PARAMS({"poid", "Long"}, {"comment", "String"}, {"deserializerOid", "Long"},
+                {"fileName", "String"}, {"url", "String"}, {"sync", "Boolean"}),
+     "Long", RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), RPC_BLOCKING,
+     svc_checkin_from_url_legacy, "1.4: checks in a model fetched from a URL; the topicId"},
     {"download",
      RPC_PARAMS({"roid", "Long"}, {"serializerOid", "Long"}, {"showOwn", "Boolean", true},
                 {"sync", "Boolean"}),

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -206,6 +207,29 @@ describe('legacy method names', () => {
     assert.equal((await a.progress(topic)).state, 'FINISHED');
   });
 
+  test('checkinFromUrl (the former name) and its 1.4 form fetch the model: sync waits, async returns at once', async () => {
+    const files = http.createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': IFC.length });
+      res.end(IFC);
+    });
+    await new Promise((resolve) => files.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${files.address().port}/model.ifc`;
+    try {
+      const from = (iface, poid, sync) => a.call(iface, 'checkinFromUrl',
+        { poid, comment: 'url', deserializerOid: des, fileName: 'model.ifc', url, merge: false, sync });
+      let poid = await project();
+      let st = await a.progress(await from('ServiceInterface', poid, true));
+      assert.equal(st.state, 'FINISHED', JSON.stringify(st));
+      assert.equal(sha256(await downloaded(st.roid)), sha256(IFC));
+      poid = await project();
+      st = await waitProgress(a, await from('Bimsie1ServiceInterface', poid, false));
+      assert.equal(st.state, 'FINISHED', JSON.stringify(st));
+      assert.equal((await a.svc('getProjectByPoid', { poid })).lastRevisionId, st.roid);
+    } finally {
+      files.close();
+    }
+  });
+
   test('checkin keeps checkinSync\'s rights: no rights, read-only and anonymous callers are refused', async () => {
     const poid = await project();
     await a.svc('addUserWithPassword', { username: 'ro@legacy.test', password: 'ro-secret-1', name: 'ro',
@@ -281,14 +305,16 @@ describe('legacy method names', () => {
       nameSpace: 'org.buildingsmart.bimsie1', simpleName: 'Bimsie1ServiceInterface' });
     assert.ok(!ifaces.some((i) => i.simpleName === 'Bimsie1AuthInterface'), 'clients take that name for a 1.4 server');
     const methods = (await meta('getServiceMethods', { serviceInterfaceName: b1.name })).map((m) => m.name);
-    assert.deepEqual(methods, ['addProject', 'addProjectAsSubProject', 'checkin', 'download', 'getDownloadData',
-      'getSuggestedDeserializerForExtension', 'terminateLongRunningAction']);
+    assert.deepEqual(methods, ['addProject', 'addProjectAsSubProject', 'checkin', 'checkinFromUrl', 'download',
+      'getDownloadData', 'getSuggestedDeserializerForExtension', 'terminateLongRunningAction']);
     const params = async (iface, m) => (await meta('getServiceMethodParameters',
       { serviceInterfaceName: iface, serviceMethodName: m })).map((p) => p.name);
     assert.deepEqual(await params(b1.name, 'addProject'), ['projectName', 'schema']);
     assert.deepEqual(await params(b1.name, 'checkin'),
       ['poid', 'comment', 'deserializerOid', 'fileSize', 'fileName', 'data', 'sync']);
     assert.deepEqual(await params(b1.name, 'getDownloadData'), ['actionId']);
+    assert.deepEqual(await params(b1.name, 'checkinFromUrl'),
+      ['poid', 'comment', 'deserializerOid', 'fileName', 'url', 'sync']);
     assert.deepEqual(await params('org.bimserver.ServiceInterface', 'checkin'),
       ['poid', 'comment', 'deserializerOid', 'fileSize', 'fileName', 'data', 'merge', 'sync']);
     assert.deepEqual(await params('ServiceInterface', 'addProject'), ['projectName', 'schema']);

@@ -256,9 +256,32 @@ static json_t *exception_json(const struct bh_why *why)
                    why->text[0] ? why->text : "Upload failed");
 }
 
+/* A refused upload, or a synchronous one whose check-in failed: one warn line with the
+ * reason the reply gives (kept to one line: it may quote a field the client sent). */
+static void log_refused(const struct upload *u, json_t *reply)
+{
+  json_t *exc = json_object_get(reply, "exception");
+  const char *why = json_string_value(json_object_get(exc, "message"));
+  if (!exc && json_is_string(json_object_get(reply, "state")) &&
+      strcmp(json_string_value(json_object_get(reply, "state")), "AS_ERROR") == 0)
+    why = json_string_value(json_array_get(json_object_get(reply, "errors"), 0));
+  else if (!exc)
+    return;
+  char text[512];
+  snprintf(text, sizeof text, "%s", why ? why : "(no reason)");
+  for (char *p = text; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f)
+      *p = ' ';
+  int64_t poid = -1;
+  field_long(u, F_POID, &poid);
+  BH_LOG(BH_LOG_WARN, BH_C_HTTP, "upload from %s to project %lld refused: \"%s\"",
+         u->peer[0] ? u->peer : "?", (long long)poid, text);
+}
+
 /* Makes the reply known and tells the transport. Any thread. */
 static void deliver(struct upload *u, json_t *reply)
 {
+  log_refused(u, reply);
   pthread_mutex_lock(&u->lock);
   set_reply_json(u, reply);
   u->has_reply = true;

@@ -505,11 +505,29 @@ struct outcome {
   struct job *j;
 };
 
+/* One warn line per failed attempt, with its status and reason. The reason may be a
+ * service's own words: kept to one line, and without the token the attempt carried. */
+static void log_failed_attempt(const struct job *j, int n, long status, const char *reason)
+{
+  char text[600];
+  snprintf(text, sizeof text, "%s", reason);
+  size_t tl = strlen(j->token);
+  for (char *p; tl && (p = strstr(text, j->token));)
+    memset(p, '*', tl);
+  for (char *p = text; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f)
+      *p = ' ';
+  BH_LOG(BH_LOG_WARN, BH_C_NOTIFY,
+         "delivery %lld to service %lld, attempt %d failed: status %ld, reason \"%s\"",
+         (long long)j->d.id, (long long)j->svc->soid, n, status, text);
+}
+
 static void decide(struct lane *d, struct job *j, CURLcode cr, int64_t now, struct outcome *o)
 {
   long status = 0;
   curl_easy_getinfo(j->h, CURLINFO_RESPONSE_CODE, &status);
   char err[600] = "";
+  const char *log_reason = err;
   bool ok = false;
   if (cr != CURLE_OK) {
     if (j->resp_too_big)
@@ -519,8 +537,7 @@ static void decide(struct lane *d, struct job *j, CURLcode cr, int64_t now, stru
     else {
       /* libcurl's words tell a closed port from a silent one: the log has them, the
        * delivery log (read by the service's owner) the outbound guard's one error */
-      BH_LOG(BH_LOG_WARN, BH_C_NOTIFY, "delivery %lld to service %lld: %s", (long long)j->d.id,
-             (long long)j->svc->soid, j->err[0] ? j->err : curl_easy_strerror(cr));
+      log_reason = j->err[0] ? j->err : curl_easy_strerror(cr);
       snprintf(err, sizeof err, "%s", OUTBOUND_UNREACHABLE);
     }
   } else if (status >= 200 && status < 300) {
@@ -544,6 +561,8 @@ static void decide(struct lane *d, struct job *j, CURLcode cr, int64_t now, stru
     snprintf(err, sizeof err, "HTTP %ld", status);
   }
   int n = j->d.attempts + 1;
+  if (!ok)
+    log_failed_attempt(j, n, status, log_reason);
   char *resp = NULL;
   if (j->resp_len) {
     size_t keep = j->resp_len < RESPONSE_LOG_BYTES ? j->resp_len : RESPONSE_LOG_BYTES;

@@ -264,6 +264,20 @@ static json_t *target_value(struct rpc_call *c, const char *path)
   return json_object_get(json_object_get(c->params, head), dot + 1);
 }
 
+/* A target parameter the method declares optional and the call leaves out (or null): the
+ * call names no object (Bimsie1 getSuggestedDeserializerForExtension without poid). */
+static bool target_left_out(struct rpc_call *c)
+{
+  const struct rpc_access *acc = &c->method->access;
+  json_t *v = target_value(c, acc->param);
+  if (v && !json_is_null(v))
+    return false;
+  for (const struct rpc_param *p = c->method->params; p->name; p++)
+    if (strcmp(p->name, acc->param) == 0)
+      return p->optional;
+  return false;
+}
+
 static enum bh_err check_target(struct rpc_call *c)
 {
   const struct rpc_access *acc = &c->method->access;
@@ -327,7 +341,7 @@ enum bh_err rpc_access_check(struct rpc_call *c, bool has_token)
   if (acc->who == RPC_TOP_LEVEL && a->type != USER_ADMIN &&
       !model_setting_bool(c->m, "allowUsersToCreateTopLevelProjects", false))
     return bh_fail(&c->why, BH_DENIED, "Only administrators can create new projects");
-  if (acc->target == RPC_T_NONE)
+  if (acc->target == RPC_T_NONE || target_left_out(c))
     return a->is_service ? check_grant(c, &(struct target){.poid = -1, .roid = -1}) : BH_OK;
   return check_target(c);
 }
@@ -427,7 +441,9 @@ static void print_markdown(FILE *out)
         "  last column is not \"no\"; where it names a grant of the SService, only with it. A\n"
         "  service token never has its owner's administrator rights.\n\n"
         "The target is the parameter that names the object checked (for a revision, extended\n"
-        "data, service, delivery or topic: the project it belongs to).\n",
+        "data, service, delivery or topic: the project it belongs to). Where the method lets the\n"
+        "target parameter out (the 1.3 form of Bimsie1 getSuggestedDeserializerForExtension),\n"
+        "a call without it names no object and needs only a login.\n",
         out);
   const char *last = "";
   for (size_t i = 0; i < rpc_iface_count; i++) {

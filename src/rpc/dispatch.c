@@ -27,7 +27,7 @@ const struct rpc_iface *const rpc_ifaces[] = {
     &rpc_iface_registry,        &rpc_iface_plugin,
     &rpc_iface_service,         &rpc_iface_service_checkin,
     &rpc_iface_service_extdata, &rpc_iface_service_services,
-    &rpc_iface_settings,
+    &rpc_iface_settings,        &rpc_iface_bimsie1_service,
 };
 const size_t rpc_iface_count = sizeof rpc_ifaces / sizeof rpc_ifaces[0];
 
@@ -419,19 +419,39 @@ enum bh_err rpc_ok(struct rpc_call *c, json_t *value)
 
 /* ---- lookup ---- */
 
-/* Short name, org.bimserver.X, and the 1.4 names Bimsie1X / org.buildingsmart.bimsie1.Bimsie1X. */
-static const struct rpc_iface *find_iface(const char *name)
+/* org.bimserver.X and org.buildingsmart.bimsie1.X are X. */
+static const char *strip_namespace(const char *name)
 {
   if (strncmp(name, "org.bimserver.", 14) == 0)
-    name += 14;
-  else if (strncmp(name, "org.buildingsmart.bimsie1.", 26) == 0)
-    name += 26;
-  if (strncmp(name, "Bimsie1", 7) == 0)
-    name += 7;
+    return name + 14;
+  if (strncmp(name, "org.buildingsmart.bimsie1.", 26) == 0)
+    return name + 26;
+  return name;
+}
+
+static const struct rpc_iface *iface_named(const char *simple)
+{
   for (size_t i = 0; i < rpc_iface_count; i++)
-    if (strcmp(rpc_ifaces[i]->name, name) == 0)
+    if (strcmp(rpc_ifaces[i]->name, simple) == 0)
       return rpc_ifaces[i];
   return NULL;
+}
+
+/* The interface a name calls: the 1.4 name Bimsie1X is X, whose methods it answers except
+ * where a Bimsie1X table has the 1.3/1.4 form (find_method). */
+static const struct rpc_iface *find_iface(const char *name)
+{
+  const char *simple = strip_namespace(name);
+  return iface_named(strncmp(simple, "Bimsie1", 7) == 0 ? simple + 7 : simple);
+}
+
+static const struct rpc_method *find_method(const char *iname, const struct rpc_iface *ifc,
+                                            const char *mname)
+{
+  const char *simple = strip_namespace(iname);
+  const struct rpc_iface *old = strncmp(simple, "Bimsie1", 7) == 0 ? iface_named(simple) : NULL;
+  const struct rpc_method *m = old ? rpc_find_method(old, mname) : NULL;
+  return m ? m : rpc_find_method(ifc, mname);
 }
 
 const struct rpc_method *rpc_find_method(const struct rpc_iface *ifc, const char *name)
@@ -498,7 +518,7 @@ json_t *rpc_run_request(struct rpc *rpc, json_t *request, const char *token,
   const struct rpc_iface *ifc = find_iface(iname);
   if (!ifc)
     return fail_json(BH_NOTFOUND, "No service found with name %s", iname);
-  const struct rpc_method *m = mname ? rpc_find_method(ifc, mname) : NULL;
+  const struct rpc_method *m = mname ? find_method(iname, ifc, mname) : NULL;
   if (!m) {
     const char *other = NULL;
     for (size_t i = 0; mname && !other && i < rpc_iface_count; i++)
@@ -583,7 +603,7 @@ static bool is_blocking(json_t *request)
   const char *iname = json_string_value(json_object_get(request, "interface"));
   const char *mname = json_string_value(json_object_get(request, "method"));
   const struct rpc_iface *ifc = iname ? find_iface(iname) : NULL;
-  const struct rpc_method *m = ifc && mname ? rpc_find_method(ifc, mname) : NULL;
+  const struct rpc_method *m = ifc && mname ? find_method(iname, ifc, mname) : NULL;
   return m && (m->flags & RPC_BLOCKING);
 }
 

@@ -25,6 +25,7 @@ struct checkin_call {
   int64_t topic_id, poid, deserializer_oid, file_size;
   const char *comment, *file_name, *data, *url;
   bool sync;
+  bool legacy; /* checkin (BIMserver until 1.5.117): the topicId in both modes */
 };
 
 /* The final state of a synchronous check-in; the topic ends with the answer (§7.5). */
@@ -85,7 +86,17 @@ static enum bh_err run_checkin(struct rpc_call *c, const struct checkin_call *k)
     checkin_release(ci);
     return rc;
   }
-  rc = k->sync ? sync_result(c, ci) : rpc_ok(c, json_integer(topic));
+  if (k->sync && k->legacy) {
+    /* the topic stays, as BIMserver's did; a failure is the answer, since a script using
+     * this name reads no state object */
+    int64_t roid;
+    checkin_wait(ci);
+    rc = checkin_result(ci, &roid, &c->why);
+    if (rc == BH_OK)
+      rc = rpc_ok(c, json_integer(topic));
+  } else {
+    rc = k->sync ? sync_result(c, ci) : rpc_ok(c, json_integer(topic));
+  }
   checkin_release(ci);
   return rc;
 }
@@ -152,6 +163,28 @@ static enum bh_err svc_checkin_from_url_sync(struct rpc_call *c)
 static enum bh_err svc_checkin_from_url_async(struct rpc_call *c)
 {
   return checkin_call(c, false, true, false);
+}
+
+/* checkin(..., merge, sync): the name BIMserver had until 1.5.117 (1.4: no merge), which
+ * became checkinSync and checkinAsync. */
+static enum bh_err legacy_checkin_call(struct rpc_call *c, bool from_url)
+{
+  struct checkin_call k = {.legacy = true};
+  enum bh_err rc = read_checkin_params(c, &k, false, from_url);
+  if (rc == BH_OK)
+    rc = rpc_param_bool(c, "sync", &k.sync);
+  return rc == BH_OK ? run_checkin(c, &k) : rc;
+}
+
+static enum bh_err svc_checkin_legacy(struct rpc_call *c)
+{
+  return legacy_checkin_call(c, false);
+}
+
+/* checkinFromUrl(..., merge, sync): renamed with checkin, to checkinFromUrlSync/Async. */
+static enum bh_err svc_checkin_from_url_legacy(struct rpc_call *c)
+{
+  return legacy_checkin_call(c, true);
 }
 
 static enum bh_err svc_initiate_checkin(struct rpc_call *c)
@@ -781,6 +814,20 @@ static enum bh_err svc_determine_ifc_version(struct rpc_call *c)
              {"merge", "Boolean", true})
 
 static const struct rpc_method checkin_methods[] = {
+    {"checkin",
+     RPC_PARAMS({"poid", "Long"}, {"comment", "String"}, {"deserializerOid", "Long"},
+                {"fileSize", "Long"}, {"fileName", "String"}, {"data", "DataHandler"},
+                {"merge", "Boolean", true}, {"sync", "Boolean"}),
+     "Long", RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), RPC_BLOCKING,
+     svc_checkin_legacy,
+     "Former name of checkinSync/checkinAsync (by sync); returns the topicId either way"},
+    {"checkinFromUrl",
+     RPC_PARAMS({"poid", "Long"}, {"comment", "String"}, {"deserializerOid", "Long"},
+                {"fileName", "String"}, {"url", "String"}, {"merge", "Boolean", true},
+                {"sync", "Boolean"}),
+     "Long", RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), RPC_BLOCKING,
+     svc_checkin_from_url_legacy,
+     "Former name of checkinFromUrlSync/checkinFromUrlAsync (by sync); returns the topicId"},
     {"checkinAsync", CHECKIN_PARAMS(), "Long",
      RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), 0, svc_checkin_async,
      "Checks in a Base64 model; returns the topicId at once"},
@@ -863,3 +910,133 @@ static const struct rpc_method checkin_methods[] = {
 };
 
 RPC_IFACE(rpc_iface_service_checkin, "ServiceInterface", checkin_methods);
+
+/* ---- Bimsie1ServiceInterface: the 1.3/1.4 signatures ----
+ *
+ * A call through a Bimsie1* interface name finds its method here first, then in the
+ * interface of the same name without the prefix (dispatch.c). These rows are the methods
+ * whose 1.3 or 1.4 parameters differ from those of 1.5; each has the access rule of the
+ * method it stands for. */
+
+/* Runs the ServiceInterface method of that name on the call as it is now. */
+static enum bh_err run_as(struct rpc_call *c, const char *name)
+{
+  const struct rpc_method *m = rpc_find_method(&rpc_iface_service, name);
+  if (!m)
+    return bh_fail(&c->why, BH_INTERNAL, "Method %s not found on ServiceInterface", name);
+  return m->fn(c);
+}
+
+/* Sets a parameter the 1.5 method reads (the call's parameters are its own). */
+static enum bh_err set_param(struct rpc_call *c, const char *name, json_t *v)
+{
+  if (!v)
+    return bh_fail(&c->why, BH_BADREQUEST, "Parameter %s must not be null", name);
+  return json_object_set_new(c->params, name, v) == 0
+             ? BH_OK
+             : bh_fail(&c->why, BH_NOMEM, "Server out of memory");
+}
+
+static bool param_given(struct rpc_call *c, const char *name)
+{
+  json_t *v = json_object_get(c->params, name);
+  return v && !json_is_null(v);
+}
+
+/* 1.3: addProject(projectName), when IFC2x3 was the only schema. */
+static enum bh_err b1_add_project(struct rpc_call *c)
+{
+  enum bh_err rc =
+      param_given(c, "schema") ? BH_OK : set_param(c, "schema", json_string("ifc2x3tc1"));
+  return rc == BH_OK ? run_as(c, "addProject") : rc;
+}
+
+/* 1.3: addProjectAsSubProject(projectName, parentPoid): the parent's schema. */
+static enum bh_err b1_add_project_as_sub_project(struct rpc_call *c)
+{
+  enum bh_err rc = BH_OK;
+  int64_t parent;
+  struct project_rec p;
+  if (!param_given(c, "schema") && rpc_param_long(c, "parentPoid", &parent) == BH_OK &&
+      store_project_get(c->m->st, parent, &p) == BH_OK) {
+    rc = set_param(c, "schema", json_string(p.schema ? p.schema : "ifc2x3tc1"));
+    project_rec_clear(&p);
+  }
+  return rc == BH_OK ? run_as(c, "addProjectAsSubProject") : rc;
+}
+
+/* 1.3: getSuggestedDeserializerForExtension(extension): with no project, the first
+ * deserializer for the extension (IFC2x3's for "ifc"). */
+static enum bh_err b1_get_suggested_deserializer(struct rpc_call *c)
+{
+  if (param_given(c, "poid"))
+    return svc_get_suggested_deserializer(c);
+  const char *ext;
+  enum bh_err rc = rpc_param_string(c, "extension", &ext);
+  if (rc != BH_OK)
+    return rc;
+  if (ext && *ext == '.')
+    ext++;
+  for (size_t i = 0; ext && i < plugin_def_count; i++)
+    if (!plugin_defs[i].is_serializer && strcasecmp(plugin_defs[i].extension, ext) == 0)
+      return plugin_result(c, &plugin_defs[i]);
+  return BH_OK;
+}
+
+/* 1.4: download(roid, serializerOid, showOwn, sync): one revision, the whole model. */
+static enum bh_err b1_download(struct rpc_call *c)
+{
+  return svc_checkout(c);
+}
+
+/* 1.4 named the topic actionId. */
+static enum bh_err b1_get_download_data(struct rpc_call *c)
+{
+  enum bh_err rc = set_param(c, "topicId", json_incref(json_object_get(c->params, "actionId")));
+  return rc == BH_OK ? svc_get_download_data(c) : rc;
+}
+
+static enum bh_err b1_terminate_long_running_action(struct rpc_call *c)
+{
+  enum bh_err rc = set_param(c, "topicId", json_incref(json_object_get(c->params, "actionId")));
+  return rc == BH_OK ? svc_terminate_long_running_action(c) : rc;
+}
+
+static const struct rpc_method bimsie1_methods[] = {
+    {"addProject", RPC_PARAMS({"projectName", "String"}, {"schema", "String", true}), "SProject",
+     RPC_WHO(TOP_LEVEL, NONE), 0, b1_add_project,
+     "1.3: without schema, an IFC2x3 project; otherwise as ServiceInterface.addProject"},
+    {"addProjectAsSubProject",
+     RPC_PARAMS({"projectName", "String"}, {"parentPoid", "Long"}, {"schema", "String", true}),
+     "SProject", RPC_ON(PROJECT_WRITE, PROJECT, "parentPoid", NONE), 0,
+     b1_add_project_as_sub_project, "1.3: without schema, the parent's"},
+    {"checkin",
+     RPC_PARAMS({"poid", "Long"}, {"comment", "String"}, {"deserializerOid", "Long"},
+                {"fileSize", "Long"}, {"fileName", "String"}, {"data", "DataHandler"},
+                {"sync", "Boolean"}),
+     "Long", RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), RPC_BLOCKING,
+     svc_checkin_legacy, "1.4: checks in a Base64 model; returns the topicId either way"},
+    {"checkinFromUrl",
+     RPC_PARAMS({"poid", "Long"}, {"comment", "String"}, {"deserializerOid", "Long"},
+                {"fileName", "String"}, {"url", "String"}, {"sync", "Boolean"}),
+     "Long", RPC_ON(PROJECT_WRITE, PROJECT, "poid", WRITE_REVISION), RPC_BLOCKING,
+     svc_checkin_from_url_legacy, "1.4: checks in a model fetched from a URL; the topicId"},
+    {"download",
+     RPC_PARAMS({"roid", "Long"}, {"serializerOid", "Long"}, {"showOwn", "Boolean", true},
+                {"sync", "Boolean"}),
+     "Long", RPC_ON(PROJECT_READ, REVISION, "roid", READ_REVISION), 0, b1_download,
+     "1.4: prepares the download of one revision (whole model); returns its topicId"},
+    {"getDownloadData", RPC_PARAMS({"actionId", "Long"}), "SDownloadResult",
+     RPC_ON(OWNER, TOPIC, "actionId", OWNER), 0, b1_get_download_data,
+     "1.4: getDownloadData(topicId) under its old parameter name"},
+    {"getSuggestedDeserializerForExtension",
+     RPC_PARAMS({"extension", "String"}, {"poid", "Long", true}),
+     "SDeserializerPluginConfiguration", RPC_ON(PROJECT_READ, PROJECT, "poid", OWNER), 0,
+     b1_get_suggested_deserializer,
+     "1.3: without poid, the first deserializer for the extension; with it, as 1.4 and 1.5"},
+    {"terminateLongRunningAction", RPC_PARAMS({"actionId", "Long"}), "void",
+     RPC_ON(OWNER, TOPIC, "actionId", OWNER), 0, b1_terminate_long_running_action,
+     "1.4: terminateLongRunningAction(topicId) under its old parameter name"},
+};
+
+RPC_IFACE(rpc_iface_bimsie1_service, "Bimsie1ServiceInterface", bimsie1_methods);

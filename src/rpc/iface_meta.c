@@ -8,10 +8,18 @@
 #include "rpc/rpc_internal.h"
 #include "rpc/sobj.h"
 
+/* BIMserver 1.4 put its Bimsie1 interfaces in their own name space. */
+static const char *iface_namespace(const struct rpc_iface *ifc)
+{
+  return strncmp(ifc->name, "Bimsie1", 7) == 0 ? "org.buildingsmart.bimsie1" : "org.bimserver";
+}
+
 static int iface_cmp(const void *a, const void *b)
 {
-  return strcmp((*(const struct rpc_iface *const *)a)->name,
-                (*(const struct rpc_iface *const *)b)->name);
+  const struct rpc_iface *x = *(const struct rpc_iface *const *)a;
+  const struct rpc_iface *y = *(const struct rpc_iface *const *)b;
+  int ns = strcmp(iface_namespace(x), iface_namespace(y));
+  return ns ? ns : strcmp(x->name, y->name);
 }
 
 static int method_cmp(const void *a, const void *b)
@@ -23,23 +31,29 @@ static int method_cmp(const void *a, const void *b)
 static json_t *iface_json(const struct rpc_iface *ifc)
 {
   char full[128];
-  snprintf(full, sizeof full, "org.bimserver.%s", ifc->name);
+  snprintf(full, sizeof full, "%s.%s", iface_namespace(ifc), ifc->name);
   json_t *f = json_object();
   if (!f)
     return NULL;
   json_object_set_new(f, "name", json_string(full));
-  json_object_set_new(f, "nameSpace", json_string("org.bimserver"));
+  json_object_set_new(f, "nameSpace", json_string(iface_namespace(ifc)));
   json_object_set_new(f, "simpleName", json_string(ifc->name));
   return sobj_finish("SServiceInterface", f);
 }
 
-/* The Python client passes full names; short names are accepted too. */
+/* The Python client passes full names; short names are accepted too. Bimsie1ServiceInterface
+ * lists only the methods whose 1.3/1.4 form differs from 1.5: a call through any Bimsie1
+ * name of a method not listed there runs the 1.5 method (dispatch.c). */
 static const struct rpc_iface *iface_by_name(struct rpc_call *c, const char *param)
 {
   const char *name;
   if (rpc_param_string(c, param, &name) != BH_OK || !name)
     return NULL;
-  const char *simple = strncmp(name, "org.bimserver.", 14) == 0 ? name + 14 : name;
+  const char *simple = name;
+  if (strncmp(name, "org.bimserver.", 14) == 0)
+    simple = name + 14;
+  else if (strncmp(name, "org.buildingsmart.bimsie1.", 26) == 0)
+    simple = name + 26;
   for (size_t i = 0; i < rpc_iface_count; i++)
     if (strcmp(rpc_ifaces[i]->name, simple) == 0)
       return rpc_ifaces[i];

@@ -116,7 +116,8 @@ struct rpc_iface {
 
 extern const struct rpc_iface rpc_iface_auth, rpc_iface_admin, rpc_iface_settings, rpc_iface_meta,
     rpc_iface_service, rpc_iface_service_checkin, rpc_iface_service_extdata,
-    rpc_iface_service_services, rpc_iface_plugin, rpc_iface_registry, rpc_iface_delivery;
+    rpc_iface_service_services, rpc_iface_plugin, rpc_iface_registry, rpc_iface_delivery,
+    rpc_iface_bimsie1_service;
 /* Every method table bimhub serves; several may share an interface name. */
 extern const struct rpc_iface *const rpc_ifaces[];
 extern const size_t rpc_iface_count;

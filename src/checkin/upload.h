@@ -23,8 +23,8 @@ typedef void (*upload_cb)(void *arg);
 struct upload *upload_new(struct rpc *rpc, const struct rpc_origin *origin);
 
 /* A complete text field (token, poid, deserializerOid, comment, topicId, sync, merge,
- * compression, action). A field after the file part is an error the upload remembers; the
- * transport keeps feeding and gets the error in the reply. */
+ * compression, action). As BIMserver's UploadServlet, the file part acts with the fields
+ * seen before it: a field after the file changes nothing. */
 void upload_field(struct upload *u, const char *name, const char *value, size_t len);
 /* The file part starts (any part name; filename may be NULL). */
 void upload_file_begin(struct upload *u, const char *filename, const char *content_type);
@@ -37,6 +37,11 @@ bool upload_is_full(struct upload *u);
  * has, or when the upload fails, upload_end(u, false) included). Replaces an earlier
  * registration (transport registers only after the previous drain ran). */
 void upload_set_drain(struct upload *u, upload_cb drain, void *arg);
+
+/* Transport refuses the body (malformed, over a limit) for this reason and will end the
+ * upload as dropped: a check-in it started, or an initiated one its topicId names, fails
+ * with this reason. */
+void upload_refuse(struct upload *u, const char *reason);
 
 /* The body ended (completed=true), or the request is being dropped (false). ready(arg) runs
  * once when the reply is known: for an asynchronous check-in when the queued file is safe

@@ -258,33 +258,29 @@ static bool mp_header_line(struct multipart *mp)
   return true;
 }
 
-/* Preamble or part bytes: looks for the delimiter. Returns how much of data it used. */
+/* A whole delimiter ends at data[end]: the part (if any) ends. */
+static size_t mp_delimiter(struct multipart *mp, size_t end)
+{
+  mp->matched = 0;
+  bool was_part = mp->state == MP_BODY;
+  mp->state = MP_AFTER_DELIM;
+  if (was_part && !mp->cbs.part_end(mp->arg))
+    mp_stop(mp);
+  return end;
+}
+
+/* Preamble or part bytes: looks for the delimiter. Returns how much of data it used. A run
+ * of data goes on in one piece until a delimiter, or the start of one at the end of data. */
 static size_t mp_scan(struct multipart *mp, const char *data, size_t len)
 {
   size_t i = 0;
-  while (i < len) {
-    if (mp->matched == 0) {
-      const char *cr = memchr(data + i, '\r', len - i);
-      size_t run = cr ? (size_t)(cr - (data + i)) : len - i;
-      if (!mp_emit(mp, data + i, run))
-        return i;
-      i += run;
-      if (!cr)
-        break;
-      mp->matched = 1;
-      i++;
-      continue;
-    }
+  /* a delimiter begun in an earlier piece */
+  while (mp->matched > 0 && i < len) {
     if (data[i] == mp->delim[mp->matched]) {
       i++;
-      if (++mp->matched < mp->dlen)
-        continue;
-      mp->matched = 0;
-      bool was_part = mp->state == MP_BODY;
-      mp->state = MP_AFTER_DELIM;
-      if (was_part && !mp->cbs.part_end(mp->arg))
-        mp_stop(mp);
-      return i;
+      if (++mp->matched == mp->dlen)
+        return mp_delimiter(mp, i);
+      continue;
     }
     /* not a delimiter after all: what matched was data; this byte is looked at again */
     size_t k = mp->matched;
@@ -292,7 +288,26 @@ static size_t mp_scan(struct multipart *mp, const char *data, size_t len)
     if (!mp_emit(mp, mp->delim, k))
       return i;
   }
-  return i;
+  size_t start = i;
+  while (i < len) {
+    const char *cr = memchr(data + i, '\r', len - i);
+    if (!cr)
+      break;
+    i = (size_t)(cr - data);
+    size_t n = len - i < mp->dlen ? len - i : mp->dlen;
+    if (memcmp(data + i, mp->delim, n) != 0) {
+      i++;
+      continue;
+    }
+    if (!mp_emit(mp, data + start, i - start))
+      return i;
+    if (n == mp->dlen)
+      return mp_delimiter(mp, i + n);
+    mp->matched = n; /* the rest may come in the next piece */
+    return len;
+  }
+  mp_emit(mp, data + start, len - start);
+  return len;
 }
 
 bool multipart_feed(struct multipart *mp, const char *data, size_t len)

@@ -52,20 +52,26 @@ static bool on_end(void *arg)
 
 static const struct multipart_cbs cbs = {on_begin, on_data, on_end};
 
-/* Reads body whole, then again byte by byte; both must see want (NULL: must fail). */
+/* Reads body whole, byte by byte, and (when short) in two pieces split at every offset:
+ * each must see want (NULL: must fail). */
 static void read_body(const char *boundary, const char *body, size_t len, const char *want,
                       bool want_done)
 {
-  for (int bytewise = 0; bytewise < 2; bytewise++) {
+  size_t splits = len < 2000 ? len + 1 : 0;
+  for (size_t run = 0; run < 2 + splits; run++) {
     struct seen s = {0};
     struct multipart *mp = multipart_new(boundary, &cbs, &s);
     assert_non_null(mp);
     bool ok = true;
-    if (bytewise)
+    if (run == 1) {
       for (size_t i = 0; i < len && ok; i++)
         ok = multipart_feed(mp, body + i, 1);
-    else
+    } else if (run == 0) {
       ok = multipart_feed(mp, body, len);
+    } else {
+      size_t at = run - 2;
+      ok = multipart_feed(mp, body, at) && multipart_feed(mp, body + at, len - at);
+    }
     if (!want) {
       assert_false(ok);
       assert_true(multipart_error(mp)[0] != '\0');

@@ -45,8 +45,10 @@ void upload_refuse(struct upload *u, const char *reason);
 
 /* The body ended (completed=true), or the request is being dropped (false). ready(arg) runs
  * once when the reply is known: for an asynchronous check-in when the queued file is safe
- * with the worker, for sync=true when the check-in has ended; after false too (the reply is
- * then not taken). ready and a pending drain may run after upload_release(). */
+ * with the worker, for sync=true when the check-in has ended, for a failed upload whose
+ * check-in had started when that check-in has ended (its project is free then); after false
+ * too (the reply is then not taken). ready and a pending drain may run after
+ * upload_release(). */
 void upload_end(struct upload *u, bool completed, upload_cb ready, void *arg);
 /* After ready: the reply (JSON, Content-Type text/json as BIMserver). Fills out; the
  * transport frees it with rpc_reply_free(). */

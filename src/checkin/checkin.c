@@ -911,6 +911,32 @@ void checkin_abort(struct checkin *ci, const char *message)
   checkin_end_input(ci, false);
 }
 
+enum bh_err checkins_fail_initiated(struct checkins *c, const struct actor *who, int64_t topic_id,
+                                    const char *message)
+{
+  struct topic_info t;
+  if (topics_get(c->m->topics, topic_id, &t) != BH_OK)
+    return BH_NOTFOUND;
+  if (t.owner_uoid != who->uoid)
+    return BH_DENIED;
+  enum bh_err rc = BH_NOTFOUND;
+  pthread_mutex_lock(&c->lock);
+  for (size_t i = 0; i < c->nres; i++) {
+    /* only an initiated reservation: a running check-in ends (and frees) by itself */
+    if (c->res[i].topic_id == topic_id && c->res[i].expires_ms != 0) {
+      c->res[i] = c->res[--c->nres];
+      topics_fail(c->m->topics, topic_id, message, 0);
+      rc = BH_OK;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&c->lock);
+  if (rc == BH_OK)
+    BH_LOG(BH_LOG_INFO, BH_C_APP, "initiated check-in %lld failed before it started: %s",
+           (long long)topic_id, message);
+  return rc;
+}
+
 void checkins_forget_topic(struct checkins *c, int64_t topic_id)
 {
   pthread_mutex_lock(&c->lock);

@@ -66,6 +66,11 @@ void checkin_on_drain(struct checkin *ci, checkin_cb cb, void *arg);
 void checkin_end_input(struct checkin *ci, bool complete);
 /* The input will never be complete, for this reason (shown in the topic). */
 void checkin_abort(struct checkin *ci, const char *message);
+/* An upload for the check-in initiated as topic_id failed before the check-in could start:
+ * the topic ends in error with message and the project is free again. Only for the user
+ * who initiated it (BH_DENIED otherwise); BH_NOTFOUND when no such check-in waits. */
+enum bh_err checkins_fail_initiated(struct checkins *c, const struct actor *who, int64_t topic_id,
+                                    const char *message);
 /* cleanupLongAction of an initiated check-in's topic: the project is free again. */
 void checkins_forget_topic(struct checkins *c, int64_t topic_id);
 /* cb(arg) once, when the check-in has ended either way. */

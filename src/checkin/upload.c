@@ -1,6 +1,10 @@
-/* upload.c: POST /upload (spec §1.3). The text fields come first and say what the file is:
- * a model to check in (poid, deserializerOid, ... : the bytes go to a check-in worker) or a
- * plain file (action=file: the bytes go to a blob, committed off the network thread). */
+/* upload.c: POST /upload (spec §1.3). The text fields before the file say what the file
+ * is: a model to check in (poid, deserializerOid, ... : the bytes go to a check-in worker)
+ * or a plain file (action=file: the bytes go to a blob, committed off the network thread).
+ * As BIMserver's UploadServlet, the file part acts with the fields seen so far and later
+ * fields change nothing (phpClientLib sends sync after the file: the check-in is then
+ * asynchronous). A failure once a check-in was started, or of an upload that names an
+ * initiated one (topicId), ends its topic with the reason and frees the project at once. */
 #include "checkin/upload.h"
 
 #include <jansson.h>
@@ -45,6 +49,7 @@ struct upload {
   /* a failure before or while reading: the reply is this exception */
   bool failed;
   struct bh_why why;
+  bool has_actor;
   struct actor actor;
   /* a check-in */
   struct checkin *ci;
@@ -90,11 +95,8 @@ __attribute__((format(printf, 3, 4))) static void upload_fail(struct upload *u, 
 
 void upload_field(struct upload *u, const char *name, const char *value, size_t len)
 {
-  if (u->file_seen) {
-    upload_fail(u, BH_BADREQUEST, "Field %s comes after the file: text fields must come first",
-                name);
-    return;
-  }
+  if (u->file_seen)
+    return; /* BIMserver has acted on the file already: a later field changes nothing */
   for (int i = 0; i < F_COUNT; i++) {
     if (strcmp(name, field_names[i]) == 0) {
       free(u->fields[i]);
@@ -137,7 +139,27 @@ static bool authenticate(struct upload *u)
     u->why = why;
     return false;
   }
+  u->has_actor = true;
   return true;
+}
+
+/* The upload failed before a check-in started: the check-in initiated as its topicId (if
+ * any, and if the caller is the one who initiated it) ends with reason and frees its
+ * project now, not after checkin_initiate_timeout_s. A caller who cannot be identified
+ * cannot end anyone's check-in. */
+static void fail_initiated(struct upload *u, const char *reason)
+{
+  int64_t topic = 0;
+  if (u->ci || !field_long(u, F_TOPIC, &topic) || topic <= 0)
+    return;
+  if (!u->has_actor) {
+    const char *token = u->fields[F_TOKEN] ? u->fields[F_TOKEN] : u->header_token;
+    struct bh_why why = {0};
+    if (!token || rpc_resolve_token(u->rpc, token, &u->actor, &why) != BH_OK)
+      return;
+    u->has_actor = true;
+  }
+  checkins_fail_initiated(u->rpc->model.checkins, &u->actor, topic, reason);
 }
 
 static void start_checkin(struct upload *u, const char *filename)
@@ -278,6 +300,14 @@ static void log_refused(const struct upload *u, json_t *reply)
          u->peer[0] ? u->peer : "?", (long long)poid, text);
 }
 
+static void deliver(struct upload *u, json_t *reply);
+
+/* Every refused upload's reply goes out here (why says the reason). */
+static void deliver_refusal(struct upload *u, const struct bh_why *why)
+{
+  deliver(u, exception_json(why));
+}
+
 /* Makes the reply known and tells the transport. Any thread. */
 static void deliver(struct upload *u, json_t *reply)
 {
@@ -318,10 +348,25 @@ static void checkin_done(void *arg)
     } else {
       if (!why.text[0])
         bh_fail(&why, rc, "%s", bh_err_text(rc));
-      reply = exception_json(&why);
+      deliver_refusal(u, &why);
+      upload_release(u);
+      return;
     }
   }
   deliver(u, reply);
+  upload_release(u);
+}
+
+/* A started check-in whose upload failed has ended (its project is free): the reply is the
+ * check-in's failure (its own, when it failed first, as its topic says). */
+static void checkin_failed_done(void *arg)
+{
+  struct upload *u = arg;
+  struct bh_why why = {0};
+  int64_t roid = -1;
+  if (checkin_result(u->ci, &roid, &why) == BH_OK || !why.text[0])
+    why = u->why;
+  deliver_refusal(u, &why);
   upload_release(u);
 }
 
@@ -346,10 +391,17 @@ static void *file_commit(void *arg)
   } else {
     struct bh_why why;
     bh_fail(&why, rc, "Cannot store the file: %s", bh_err_text(rc));
-    deliver(u, exception_json(&why));
+    deliver_refusal(u, &why);
   }
   upload_release(u);
   return NULL;
+}
+
+void upload_refuse(struct upload *u, const char *reason)
+{
+  upload_fail(u, BH_BADREQUEST, "%s", reason);
+  if (u->ci)
+    checkin_abort(u->ci, u->why.text); /* the topic says why, and the project is free */
 }
 
 void upload_end(struct upload *u, bool completed, upload_cb ready, void *arg)
@@ -358,17 +410,7 @@ void upload_end(struct upload *u, bool completed, upload_cb ready, void *arg)
   u->ready = ready;
   u->ready_arg = arg;
   pthread_mutex_unlock(&u->lock);
-  if (u->ci)
-    checkin_end_input(u->ci, completed && !u->failed);
-  if (!completed) {
-    blob_writer_abort(u->bw);
-    u->bw = NULL;
-    struct bh_why why;
-    bh_fail(&why, BH_CLOSED, "The upload was interrupted");
-    deliver(u, exception_json(&why));
-    return;
-  }
-  if (!u->file_seen) {
+  if (completed && !u->file_seen) {
     if (u->fields[F_ACTION] && strcmp(u->fields[F_ACTION], "file") == 0)
       upload_fail(u, BH_BADREQUEST, "No file in the upload");
     else if (!u->fields[F_POID])
@@ -376,10 +418,28 @@ void upload_end(struct upload *u, bool completed, upload_cb ready, void *arg)
     else
       upload_fail(u, BH_BADREQUEST, "No file in the upload");
   }
+  if (!completed)
+    upload_fail(u, BH_CLOSED, "The upload was interrupted");
+  if (u->ci) {
+    if (u->failed)
+      checkin_abort(u->ci, u->why.text); /* a check-in that failed first keeps its reason */
+    else
+      checkin_end_input(u->ci, true);
+  } else if (u->failed) {
+    fail_initiated(u, u->why.text);
+  }
   if (u->failed) {
     blob_writer_abort(u->bw);
     u->bw = NULL;
-    deliver(u, exception_json(&u->why));
+    if (u->ci) {
+      /* answered once the check-in has ended, so its project is free when the client reads */
+      pthread_mutex_lock(&u->lock);
+      u->refs++;
+      pthread_mutex_unlock(&u->lock);
+      checkin_on_done(u->ci, checkin_failed_done, u);
+      return;
+    }
+    deliver_refusal(u, &u->why);
     return;
   }
   if (u->bw) {
@@ -397,7 +457,7 @@ void upload_end(struct upload *u, bool completed, upload_cb ready, void *arg)
       u->bw = NULL;
       struct bh_why why;
       bh_fail(&why, BH_NOMEM, "Cannot store the file");
-      deliver(u, exception_json(&why));
+      deliver_refusal(u, &why);
     }
     pthread_attr_destroy(&attr);
     return;

@@ -23,8 +23,8 @@ typedef void (*upload_cb)(void *arg);
 struct upload *upload_new(struct rpc *rpc, const struct rpc_origin *origin);
 
 /* A complete text field (token, poid, deserializerOid, comment, topicId, sync, merge,
- * compression, action). A field after the file part is an error the upload remembers; the
- * transport keeps feeding and gets the error in the reply. */
+ * compression, action). As BIMserver's UploadServlet, the file part acts with the fields
+ * seen before it: a field after the file changes nothing. */
 void upload_field(struct upload *u, const char *name, const char *value, size_t len);
 /* The file part starts (any part name; filename may be NULL). */
 void upload_file_begin(struct upload *u, const char *filename, const char *content_type);
@@ -38,10 +38,17 @@ bool upload_is_full(struct upload *u);
  * registration (transport registers only after the previous drain ran). */
 void upload_set_drain(struct upload *u, upload_cb drain, void *arg);
 
+/* Transport refuses the body (malformed, over a limit) for this reason and will end the
+ * upload as dropped: a check-in it started, or an initiated one its topicId names, fails
+ * with this reason. */
+void upload_refuse(struct upload *u, const char *reason);
+
 /* The body ended (completed=true), or the request is being dropped (false). ready(arg) runs
  * once when the reply is known: for an asynchronous check-in when the queued file is safe
- * with the worker, for sync=true when the check-in has ended; after false too (the reply is
- * then not taken). ready and a pending drain may run after upload_release(). */
+ * with the worker, for sync=true when the check-in has ended, for a failed upload whose
+ * check-in had started when that check-in has ended (its project is free then); after false
+ * too (the reply is then not taken). ready and a pending drain may run after
+ * upload_release(). */
 void upload_end(struct upload *u, bool completed, upload_cb ready, void *arg);
 /* After ready: the reply (JSON, Content-Type text/json as BIMserver). Fills out; the
  * transport frees it with rpc_reply_free(). */

@@ -32,6 +32,7 @@
 #include "rpc/rpc.h"
 #include "transport/budget.h"
 #include "transport/loop.h"
+#include "transport/multipart.h"
 #include "transport/sha1.h"
 #include "transport/ws.h"
 
@@ -39,9 +40,7 @@
 #define JSON_TYPE "application/json; charset=UTF-8"
 #define TEXT_TYPE "text/plain; charset=UTF-8"
 #define UPLOAD_TYPE "text/json; charset=UTF-8" /* what BIMserver's UploadServlet sends */
-#define UPLOAD_PP_BYTES (64 * 1024)            /* post processor buffer: a piece of a part */
 #define UPLOAD_FIELD_MAX (64 * 1024)           /* one text field's value */
-#define UPLOAD_NAME_MAX 256                    /* one part's name */
 #define DOWNLOAD_BLOCK_BYTES (64 * 1024)       /* one download_read() */
 #define HTTP_BUSY_RETRY_S "5"                  /* Retry-After of a 503 for the body budget */
 
@@ -659,17 +658,15 @@ struct http_wake {
 struct http_upload {
   struct upload *u; /* NULL when the body was refused before an upload began */
   struct http_wake *wake;
-  struct MHD_PostProcessor *pp; /* NULL once the body ended or was refused */
+  struct multipart *mp; /* NULL once the body ended or was refused */
   bool has_error;
-  char error[200];     /* why transport refused the body; answered at its end */
-  char *part_name;     /* the current part's, NULL before the first part */
-  char *part_filename; /* NULL for a text field */
-  uint64_t part_len;   /* bytes of the current part seen */
-  char *field;         /* a text part's value so far */
+  char error[200]; /* why transport refused the body; answered at its end */
+  char *part_name; /* the current part's, NULL before the first part */
+  bool is_file;    /* the current part is the file */
+  char *field;     /* a text part's value so far */
   size_t field_len, field_cap;
-  bool has_field; /* a text field waits for upload_field() */
-  bool has_file;  /* the file part began */
-  bool is_ended;  /* upload_end() was called */
+  bool has_file; /* the file part began */
+  bool is_ended; /* upload_end() was called */
 };
 
 static struct http_wake *http_wake_ref(struct http_wake *w)
@@ -876,6 +873,23 @@ static bool http_wake_is_ready(struct http_wake *w)
   return is_ready;
 }
 
+/* Waits, suspended, for upload_end()'s ready, which was registered earlier: false when it
+ * has come already. A ready that runs between the look and the suspension finds nothing
+ * to resume, so the look is repeated after it. */
+static bool http_wake_wait_ready(struct transport *t, struct http_wake *w)
+{
+  if (http_wake_is_ready(w))
+    return false;
+  if (!http_wake_suspend(t, w))
+    return false; /* stopping: the caller answers at once */
+  pthread_mutex_lock(&w->lock);
+  if (w->is_ready)
+    http_wake_resume_locked(w);
+  pthread_mutex_unlock(&w->lock);
+  http_peer_watch(t, w);
+  return true;
+}
+
 /* Remembers why the body is refused (the first reason wins). A part name in it keeps only
  * characters that need no JSON escaping. */
 static void http_upload_refuse(struct http_upload *up, const char *why, const char *name)
@@ -895,106 +909,58 @@ static void http_upload_refuse(struct http_upload *up, const char *why, const ch
     safe[i] = '\0';
   }
   snprintf(up->error, sizeof up->error, "%s%s%s", why, name ? ": " : "", safe);
+  /* a check-in the upload started, or an initiated one it names, ends with this reason */
+  if (up->u && !up->is_ended)
+    upload_refuse(up->u, up->error);
 }
 
 /* Stops feeding the upload: it learns that the request is dropped; the rest of the body is
  * read and thrown away, and the refusal is the answer. */
 static void http_upload_abandon(struct http_upload *up)
 {
-  if (up->pp) {
-    MHD_destroy_post_processor(up->pp);
-    up->pp = NULL;
-  }
+  multipart_free(up->mp);
+  up->mp = NULL;
   if (up->u && !up->is_ended) {
     up->is_ended = true;
     upload_end(up->u, false, http_wake_ready, http_wake_ref(up->wake));
   }
 }
 
-/* Hands a complete text field to the upload. */
-static void http_upload_flush_field(struct http_upload *up)
+/* The multipart reader's callbacks. */
+static bool http_upload_part_begin(void *arg, const char *name, const char *filename,
+                                   const char *content_type)
 {
-  if (!up->has_field)
-    return;
-  up->has_field = false;
-  if (!up->has_error)
-    upload_field(up->u, up->part_name, up->field ? up->field : "", up->field_len);
-  up->field_len = 0;
-}
-
-/* MHD calls the iterator with offset 0 once when a part begins. But if too little of the
- * part was buffered to rule out its boundary, that first call has no bytes and the next
- * call has offset 0 as well: offset 0 after an empty start of the same part name and
- * filename is the same part. (So an empty part followed by a part of the same name and
- * filename is taken as one; no client sends that.) */
-static bool http_upload_is_new_part(const struct http_upload *up, const char *key,
-                                    const char *filename, uint64_t off, size_t size)
-{
-  if (off != 0)
-    return false;
-  if (!up->part_name || up->part_len != 0 || size == 0)
-    return true;
-  if (strcmp(up->part_name, key) != 0 || !filename != !up->part_filename)
-    return true;
-  return filename && strcmp(filename, up->part_filename) != 0;
-}
-
-static enum MHD_Result http_upload_start_part(struct http_upload *up, const char *key,
-                                              const char *filename, const char *content_type)
-{
-  http_upload_flush_field(up); /* the previous part, if a field, is complete now */
-  if (strlen(key) > UPLOAD_NAME_MAX) {
-    http_upload_refuse(up, "a form part name is longer than 256 bytes", NULL);
-    return MHD_NO;
-  }
+  struct http_upload *up = arg;
   free(up->part_name);
-  free(up->part_filename);
-  up->part_name = strdup(key);
-  up->part_filename = filename ? strdup(filename) : NULL;
-  up->part_len = 0;
-  if (!up->part_name || (filename && !up->part_filename)) {
+  up->part_name = strdup(name);
+  if (!up->part_name) {
     http_upload_refuse(up, "server out of memory", NULL);
-    return MHD_NO;
+    return false;
   }
-  if (!filename) {
-    up->has_field = true;
-    up->field_len = 0;
-    return MHD_YES;
-  }
+  up->is_file = filename != NULL;
+  up->field_len = 0;
+  if (!filename)
+    return true;
   /* Any part with a filename is the file, whatever its name (JS: "file", Java: "data"). */
   if (up->has_file) {
-    http_upload_refuse(up, "only one file part is allowed, found another", key);
-    return MHD_NO;
+    http_upload_refuse(up, "only one file part is allowed, found another", name);
+    return false;
   }
   up->has_file = true;
   upload_file_begin(up->u, filename, content_type);
-  return MHD_YES;
+  return true;
 }
 
-/* MHD's post processor iterator: pieces of parts, in order. */
-static enum MHD_Result http_upload_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                                        const char *filename, const char *content_type,
-                                        const char *transfer_encoding, const char *data,
-                                        uint64_t off, size_t size)
+static bool http_upload_part_data(void *arg, const char *data, size_t size)
 {
-  (void)kind;
-  (void)transfer_encoding;
-  struct http_upload *up = cls;
-  if (!key)
-    key = "";
-  if (http_upload_is_new_part(up, key, filename, off, size) &&
-      http_upload_start_part(up, key, filename, content_type) != MHD_YES)
-    return MHD_NO;
-  up->part_len += size;
-  if (size == 0)
-    return MHD_YES;
-  if (up->part_filename) {
+  struct http_upload *up = arg;
+  if (up->is_file) {
     upload_file_data(up->u, data, size);
-    return MHD_YES;
+    return true;
   }
   if (size > UPLOAD_FIELD_MAX - up->field_len) {
-    http_upload_refuse(up, "a form field is longer than 65536 bytes", key);
-    return MHD_NO;
+    http_upload_refuse(up, "a form field is longer than 65536 bytes", up->part_name);
+    return false;
   }
   if (up->field_len + size + 1 > up->field_cap) {
     size_t cap = up->field_cap ? up->field_cap : 256;
@@ -1003,7 +969,7 @@ static enum MHD_Result http_upload_part(void *cls, enum MHD_ValueKind kind, cons
     char *nf = realloc(up->field, cap);
     if (!nf) {
       http_upload_refuse(up, "server out of memory", NULL);
-      return MHD_NO;
+      return false;
     }
     up->field = nf;
     up->field_cap = cap;
@@ -1011,15 +977,28 @@ static enum MHD_Result http_upload_part(void *cls, enum MHD_ValueKind kind, cons
   memcpy(up->field + up->field_len, data, size);
   up->field_len += size;
   up->field[up->field_len] = '\0';
-  return MHD_YES;
+  return true;
 }
+
+/* A text field is complete at its part's end. */
+static bool http_upload_part_end(void *arg)
+{
+  struct http_upload *up = arg;
+  if (!up->is_file)
+    upload_field(up->u, up->part_name, up->field_len ? up->field : "", up->field_len);
+  up->is_file = false;
+  up->field_len = 0;
+  return true;
+}
+
+static const struct multipart_cbs http_upload_cbs = {http_upload_part_begin, http_upload_part_data,
+                                                     http_upload_part_end};
 
 /* At MHD's completion (also of a dropped connection): end the upload if the body did not,
  * then release it. Its callbacks may still come; they hold the wake, not the connection. */
 static void http_upload_free(struct transport *t, struct http_upload *up)
 {
-  if (up->pp)
-    MHD_destroy_post_processor(up->pp);
+  multipart_free(up->mp);
   if (up->wake)
     http_wake_detach(t, up->wake);
   if (up->u) {
@@ -1030,7 +1009,6 @@ static void http_upload_free(struct transport *t, struct http_upload *up)
   if (up->wake)
     http_wake_unref(up->wake);
   free(up->part_name);
-  free(up->part_filename);
   free(up->field);
   free(up);
 }
@@ -1064,11 +1042,16 @@ static enum MHD_Result http_upload_begin(struct http_req *r, struct MHD_Connecti
     http_upload_refuse(up, "the request body must be multipart/form-data", NULL);
     return MHD_YES;
   }
-  up->pp = MHD_create_post_processor(c, UPLOAD_PP_BYTES, http_upload_part, up);
-  if (!up->pp) {
+  /* Our own reader, not MHD's post processor: that one takes all after "boundary=" as the
+   * boundary, and the Java client sends "boundary=X; charset=UTF-8". */
+  char boundary[MULTIPART_BOUNDARY_MAX + 1];
+  if (!multipart_boundary(type, boundary)) {
     http_upload_refuse(up, "multipart/form-data without a usable boundary", NULL);
     return MHD_YES;
   }
+  up->mp = multipart_new(boundary, &http_upload_cbs, up);
+  if (!up->mp)
+    return MHD_NO; /* out of memory: MHD closes; http_completed() frees the rest */
   up->wake = http_wake_new(r->t, c);
   if (!up->wake)
     return MHD_NO; /* out of memory: MHD closes; http_completed() frees the rest */
@@ -1091,10 +1074,11 @@ static enum MHD_Result http_upload_body(struct http_req *r, const char *data, si
   }
   size_t n = *size;
   *size = 0;
-  if (!up->pp)
+  if (!up->mp)
     return MHD_YES; /* refused: thrown away */
-  if (MHD_post_process(up->pp, data, n) != MHD_YES) {
-    http_upload_refuse(up, "malformed multipart/form-data body", NULL);
+  if (!multipart_feed(up->mp, data, n)) {
+    const char *why = multipart_error(up->mp);
+    http_upload_refuse(up, *why ? why : "malformed multipart/form-data body", NULL);
     http_upload_abandon(up);
     return MHD_YES;
   }
@@ -1118,18 +1102,25 @@ static enum MHD_Result http_upload_finish(struct http_req *r, struct MHD_Connect
     if (w == HTTP_WAKE_WAIT)
       return MHD_YES; /* MHD calls again after the resume */
   }
-  if (up->has_error)
+  if (up->has_error) {
+    /* A check-in the upload started ends first, so its project is free when the client
+     * reads the refusal. */
+    if (up->u && up->is_ended && http_wake_wait_ready(r->t, up->wake))
+      return MHD_YES;
+    /* a refusal before there was an upload never reaches upload.c's own warn line */
+    if (!up->u)
+      BH_LOG(BH_LOG_WARN, BH_C_HTTP, "upload from %s refused: \"%s\"", r->peer, up->error);
     return http_upload_send_error(c, up->error);
+  }
   if (!up->is_ended) {
-    /* Destroying the post processor tells whether the body reached its final boundary. */
-    enum MHD_Result is_whole = MHD_destroy_post_processor(up->pp);
-    up->pp = NULL;
-    if (is_whole != MHD_YES) {
+    bool is_whole = multipart_is_done(up->mp);
+    multipart_free(up->mp);
+    up->mp = NULL;
+    if (!is_whole) {
       http_upload_refuse(up, "the multipart/form-data body ends early", NULL);
       http_upload_abandon(up);
-      return http_upload_send_error(c, up->error);
+      return http_wake_wait_ready(r->t, up->wake) ? MHD_YES : http_upload_send_error(c, up->error);
     }
-    http_upload_flush_field(up);
     if (!http_wake_suspend(r->t, up->wake))
       return MHD_NO;
     up->is_ended = true;

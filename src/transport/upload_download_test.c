@@ -458,7 +458,8 @@ struct up_req {
   const char *head;          /* multipart before the file bytes */
   size_t head_len;
   uint64_t file_size;
-  const char *tail; /* after the file bytes (default mp_tail) */
+  const char *tail;         /* after the file bytes (default mp_tail) */
+  const char *content_type; /* default: multipart/form-data; boundary=BOUNDARY */
   bool is_chunked;
   bool has_expect;
 };
@@ -482,10 +483,10 @@ static void send_headers(struct conn *c, const struct up_req *q, uint64_t body_l
     snprintf(len, sizeof len, "Transfer-Encoding: chunked\r\n");
   else
     snprintf(len, sizeof len, "Content-Length: %llu\r\n", (unsigned long long)body_len);
-  send_fmt(c->fd,
-           "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=" BOUNDARY
-           "\r\n%s%s%s\r\n",
-           q->path ? q->path : "/upload", q->extra_headers ? q->extra_headers : "", len,
+  send_fmt(c->fd, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n%s%s%s\r\n",
+           q->path ? q->path : "/upload",
+           q->content_type ? q->content_type : "multipart/form-data; boundary=" BOUNDARY,
+           q->extra_headers ? q->extra_headers : "", len,
            q->has_expect ? "Expect: 100-continue\r\n" : "");
   if (q->has_expect) {
     struct resp r = {0};
@@ -585,8 +586,9 @@ static void upload_js_fields_then_file(void **state)
   WAIT_STAT(uploads_released, 2);
 }
 
-/* The Java client: part "data", sync/merge/compression fields, chunked body; also a field
- * after the file is still handed over (the upload decides that it is an error). */
+/* The Java client: the charset after the boundary (httpmime), part "data",
+ * sync/merge/compression fields, chunked body; also a field after the file is still handed
+ * over (the upload decides what it means). */
 static void upload_java_part_data_chunked(void **state)
 {
   struct fx *f = *state;
@@ -601,8 +603,12 @@ static void upload_java_part_data_chunked(void **state)
   mp_file_head(&b, "data", "model.ifc.z");
   static const char tail[] = "\r\n--" BOUNDARY "\r\nContent-Disposition: form-data; "
                              "name=\"late\"\r\n\r\nx\r\n--" BOUNDARY "--\r\n";
-  struct up_req q = {
-      .head = b.p, .head_len = b.len, .file_size = 777777, .tail = tail, .is_chunked = true};
+  struct up_req q = {.head = b.p,
+                     .head_len = b.len,
+                     .file_size = 777777,
+                     .tail = tail,
+                     .content_type = "multipart/form-data; boundary=" BOUNDARY "; charset=UTF-8",
+                     .is_chunked = true};
   struct conn c;
   struct resp r = {0};
   conn_open(&c, f->port);

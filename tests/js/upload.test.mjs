@@ -161,14 +161,14 @@ describe('POST /upload', () => {
     await stillServing();
   });
 
-  test('a field after the file part is refused, nothing checked in', async () => {
+  test('poid only after the file part: "No poid" (the file acts with the fields before it), nothing checked in', async () => {
     const p = await newProject();
     const r = await postUpload(srv.url, [
       { name: 'token', value: a.token }, { name: 'deserializerOid', value: des2x3 },
       { name: 'file', filename: 'm.ifc', data: SMALL }, { name: 'poid', value: p.oid },
     ]);
     assert.equal(r.status, 200, r.text);
-    assert.ok(r.json && r.json.exception, `an exception: ${r.text}`);
+    assert.equal(r.json && r.json.exception && r.json.exception.message, 'No poid', r.text);
     await untouched(p.oid);
     await stillServing();
   });

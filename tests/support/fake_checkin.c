@@ -347,6 +347,14 @@ void upload_set_drain(struct upload *u, upload_cb drain, void *arg)
   }
 }
 
+void upload_refuse(struct upload *u, const char *reason)
+{
+  (void)reason;
+  pthread_mutex_lock(&u->lock);
+  upload_check_open(u, "upload_refuse after end or release");
+  pthread_mutex_unlock(&u->lock);
+}
+
 void upload_end(struct upload *u, bool completed, upload_cb ready, void *arg)
 {
   pthread_mutex_lock(&u->lock);

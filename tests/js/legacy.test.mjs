@@ -324,7 +324,13 @@ describe('a failed check-in or notification is in the log', () => {
 
     // a status error, the next attempt: one more line
     receiver.respond = () => ({ status: 503, body: 'busy' });
-    const d = (await a.call('DeliveryInterface', 'listDeliveries', { soid }))[0];
+    // the outcome of the first attempt is recorded up to 10 ms after its answer
+    let d;
+    for (let i = 0; i < 200; i++) {
+      d = (await a.call('DeliveryInterface', 'listDeliveries', { soid }))[0];
+      if (d.state !== 'PENDING') break;
+      await sleep(25);
+    }
     await a.call('DeliveryInterface', 'redeliver', { id: d.oid });
     const more = await waitLog(new RegExp(`delivery ${d.oid} to service ${soid}, attempt 2 failed: status 503, reason "HTTP 503"`));
     assert.equal(more.length, 1, srv.stderr());

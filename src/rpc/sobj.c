@@ -79,7 +79,7 @@ json_t *sobj_user(struct model *m, const struct user_rec *u)
   int64_t *rights = NULL;
   size_t nrights = 0;
   store_rights_of_user(m->st, u->uoid, &rights, &nrights);
-  sobj_std(f, u->uoid, NULL);
+  sobj_std(f, u->uoid, u->uuid[0] ? u->uuid : NULL);
   json_object_set_new(f, "createdById", json_integer(u->created_by));
   json_object_set_new(f, "createdOn", nullable_ms(u->created_ms));
   json_object_set_new(f, "extendedData", json_array());

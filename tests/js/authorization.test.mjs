@@ -216,6 +216,7 @@ describe('authorization matrix: every method as every kind of caller', () => {
       serviceRepositoryUrl: '', siteAddress: srv.url, password: fx.u2.password, oldPassword: 'x', newPassword: 'x',
       projectName: unique('matrix-new'), schema: 'ifc2x3tc1', resetUrl: '', selfRegistration: false,
       siteAddress2: null, adminName: 'a', adminUsername: 'a@b.c', adminPassword: 'long enough 1', token: 'x',
+      userType: 'USER', serverSettings: { __type: 'SServerSettings' }, includeSiteAddress: false,
     };
     const p = {};
     for (const { name } of row.params) p[name] = byName[name] ?? null;

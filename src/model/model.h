@@ -119,6 +119,10 @@ bool user_is_valid_username(const char *username);
  * active administrator to another type. The caller drops cached sessions of uoid. */
 enum bh_err user_change_type(struct model *m, const struct actor *who, int64_t uoid,
                              enum user_type type, struct bh_why *why);
+/* deleteUser / undeleteUser: admins only; never the system user, never the last active
+ * administrator. A deleted user cannot log in; the caller ends its sessions. */
+enum bh_err user_set_deleted(struct model *m, const struct actor *who, int64_t uoid, bool deleted,
+                             struct bh_why *why);
 
 /* ---- projects (model/projects.c) ---- */
 /* schema in any case (ifc2x3tc1, ifc4, ifc4x3); out gets the lower-case form. */
@@ -198,9 +202,10 @@ enum bh_err project_add_user(struct model *m, const struct actor *who, int64_t u
                              struct bh_why *why);
 enum bh_err project_remove_user(struct model *m, const struct actor *who, int64_t uoid,
                                 int64_t poid, struct bh_why *why);
-/* After uoid lost rights: disables (with a reason) each active service uoid owns on a project
- * uoid can no longer read, so nobody's notifications go out with a token of a user without
- * rights. *soids (malloc'd) lists them for the delivery engine. */
+/* After uoid lost rights or was deleted: disables (with a reason) each active service uoid
+ * owns on a project uoid can no longer read (a deleted user reads none), so nobody's
+ * notifications go out with a token of a user without rights. *soids (malloc'd) lists them
+ * for the delivery engine. */
 enum bh_err services_disable_ownerless(struct model *m, int64_t uoid, int64_t **soids, size_t *n);
 
 #endif

@@ -400,7 +400,7 @@ static bool owner_lost_project(struct model *m, int64_t soid, int64_t uoid)
     if (store_user_get(m->st, uoid, &u) == BH_OK) {
       struct actor owner = {.uoid = uoid, .type = (enum user_type)u.type, .service_oid = -1};
       if (store_project_get(m->st, s.poid, &p) == BH_OK) {
-        lost = !project_can_read(m, &owner, &p);
+        lost = u.state == STATE_DELETED || !project_can_read(m, &owner, &p);
         project_rec_clear(&p);
       }
       user_rec_clear(&u);

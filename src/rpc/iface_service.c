@@ -483,6 +483,39 @@ static enum bh_err svc_change_user_type(struct rpc_call *c)
   return rc;
 }
 
+static enum bh_err set_user_deleted(struct rpc_call *c, bool deleted)
+{
+  int64_t uoid;
+  enum bh_err rc = rpc_param_long(c, "uoid", &uoid);
+  if (rc == BH_OK)
+    rc = user_set_deleted(c->m, &c->actor, uoid, deleted, &c->why);
+  if (rc != BH_OK)
+    return rc;
+  if (deleted) {
+    /* its sessions end now, its service tokens stop working, its services stop notifying */
+    rpc_end_sessions(c->rpc, uoid, NULL, "Session ended: the user was deleted");
+    forget_cached_type(c->rpc, uoid);
+    int64_t *soids = NULL;
+    size_t n = 0;
+    if (services_disable_ownerless(c->m, uoid, &soids, &n) != BH_OK)
+      BH_LOG(BH_LOG_WARN, BH_C_RPC, "services of deleted user %lld not checked", (long long)uoid);
+    for (size_t i = 0; i < n; i++)
+      deliverer_reload_service(atomic_load(&c->rpc->deliver), soids[i]);
+    free(soids);
+  }
+  return rpc_ok(c, json_true());
+}
+
+static enum bh_err svc_delete_user(struct rpc_call *c)
+{
+  return set_user_deleted(c, true);
+}
+
+static enum bh_err svc_undelete_user(struct rpc_call *c)
+{
+  return set_user_deleted(c, false);
+}
+
 /* bimhub runs no internal services. */
 static enum bh_err svc_get_all_local_service_descriptors(struct rpc_call *c)
 {
@@ -515,6 +548,10 @@ static const struct rpc_method service_methods[] = {
     {"deleteProject", RPC_PARAMS({"poid", "Long"}), "Boolean",
      RPC_ON(TOP_LEVEL, PROJECT, "poid", NONE), 0, svc_delete_project,
      "Marks a project and its sub-projects deleted"},
+    {"deleteUser", RPC_PARAMS({"uoid", "Long"}), "Boolean", RPC_WHO(ADMIN, NONE), 0,
+     svc_delete_user,
+     "Marks a user deleted: no login, sessions ended, its services disabled (never the last "
+     "admin)"},
     {"getAllAuthorizedUsersOfProject", RPC_PARAMS({"poid", "Long"}), "List<SUser>",
      RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, svc_get_all_authorized_users_of_project,
      "Users with rights on the project"},
@@ -582,6 +619,8 @@ static const struct rpc_method service_methods[] = {
     {"undeleteProject", RPC_PARAMS({"poid", "Long"}), "Boolean",
      RPC_ON(ADMIN, PROJECT, "poid", NONE), 0, svc_undelete_project,
      "Makes a deleted project and its sub-projects active again"},
+    {"undeleteUser", RPC_PARAMS({"uoid", "Long"}), "Boolean", RPC_WHO(ADMIN, NONE), 0,
+     svc_undelete_user, "Makes a deleted user active again (its services stay disabled)"},
     {"updateProject", RPC_PARAMS({"sProject", "SProject"}), "void",
      RPC_ON(PROJECT_ADMIN, PROJECT, "sProject.oid", NONE), 0, svc_update_project,
      "Changes name, description, export prefix, e-mail flag"},

@@ -78,6 +78,8 @@ enum bh_err store_user_set_password(struct store *st, int64_t uoid, const char *
 enum bh_err store_user_set_last_seen(struct store *st, int64_t uoid, int64_t ms);
 /* type: enum user_type. BH_NOTFOUND for no such user. */
 enum bh_err store_user_set_type(struct store *st, int64_t uoid, int type);
+/* state: 0 active, 1 deleted. BH_NOTFOUND for no such user. */
+enum bh_err store_user_set_state(struct store *st, int64_t uoid, int state);
 enum bh_err store_user_count(struct store *st, int64_t *n);
 
 /* Projects. parent -1 for top level; state 0 active, 1 deleted. */

@@ -841,6 +841,24 @@ enum bh_err store_user_set_type(struct store *st, int64_t uoid, int type)
   return rc;
 }
 
+static const char SQL_USER_SET_STATE[] = "UPDATE users SET state = ?2 WHERE uoid = ?1";
+
+enum bh_err store_user_set_state(struct store *st, int64_t uoid, int state)
+{
+  store_lock(st);
+  sqlite3_stmt *s = store_prepared(st, SQL_USER_SET_STATE);
+  enum bh_err rc = BH_STORE;
+  if (s) {
+    sqlite3_bind_int64(s, 1, uoid);
+    sqlite3_bind_int(s, 2, state);
+    rc = step_done(st, s, "user set state");
+    if (rc == BH_OK && sqlite3_changes(st->db) == 0)
+      rc = BH_NOTFOUND;
+  }
+  store_unlock(st);
+  return rc;
+}
+
 static enum bh_err count_one(struct store *st, enum stmt_id id, int64_t *n)
 {
   store_lock(st);

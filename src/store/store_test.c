@@ -91,6 +91,11 @@ static void users_projects_rights_tokens_survive_reopen(void **state)
   assert_string_equal(got.uuid, uuid);
   user_rec_clear(&got);
   assert_int_equal(store_user_set_type(st, 999, 3), BH_NOTFOUND);
+  assert_int_equal(store_user_set_state(st, a, 1), BH_OK);
+  assert_int_equal(store_user_get(st, a, &got), BH_OK);
+  assert_int_equal(got.state, 1);
+  user_rec_clear(&got);
+  assert_int_equal(store_user_set_state(st, 999, 1), BH_NOTFOUND);
   assert_int_equal(store_user_get(st, 999, &got), BH_NOTFOUND);
   assert_true(store_right_has(st, a, b));
   int64_t *ids;

@@ -230,6 +230,12 @@ describe('authorization matrix: every method as every kind of caller', () => {
       case 'addUser': case 'addUserWithPassword':
         p.username = `${unique('n')}@matrix.test`; p.name = 'n'; p.type = 'USER'; p.password = 'a long one 1'; break;
       case 'addUserToProject': p.uoid = fx.u3.uoid; break;
+      case 'deleteUser': case 'undeleteUser': {
+        const u = await a.svc('addUserWithPassword', { username: `${unique('gone')}@matrix.test`,
+          password: 'a long one 1', name: 'g', type: 'USER', selfRegistration: false, resetUrl: '' });
+        if (m === 'undeleteUser') await a.svc('deleteUser', { uoid: u.oid });
+        p.uoid = u.oid; break;
+      }
       case 'removeUserFromProject':
         await a.svc('addUserToProject', { uoid: fx.u3.uoid, poid: fx.p.oid });
         p.uoid = fx.u3.uoid; break;

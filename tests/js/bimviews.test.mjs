@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { api, loginToken, pluginOids } from './lib/checkin.mjs';
 import { call, callError, closeClient, exceptionOf, loggedInClient, rpc } from './lib/client.mjs';
+import { startReceiver } from './lib/receiver.mjs';
 import { ADMIN_PASSWORD, ADMIN_USER, startServer } from './lib/server.mjs';
 import { checkinSyncB64 } from './lib/stream-client.mjs';
 
@@ -262,6 +263,52 @@ describe('BIMvie.ws pages', () => {
     const unknown = exceptionOf(await rpc(srv.url, 'AuthInterface', 'requestPasswordChange',
       { username: 'nobody@bimhub.test', resetUrl: 'x', includeSiteAddress: false }));
     assert.equal(unknown.message, known.message);
+  });
+
+  test('deleteUser ends the user\'s sessions and logins at once; undeleteUser lets it log in again', async () => {
+    const A = as(admin);
+    const g = await A.svc('addUserWithPassword', {
+      username: 'bv-gone@bimhub.test', password: 'bv-gone-secret-1', name: 'gone', type: 'USER', selfRegistration: false, resetUrl: '',
+    });
+    const { client: gc, token: gtok } = await loggedInClient(srv.url, 'bv-gone@bimhub.test', 'bv-gone-secret-1');
+    const receiver = await startReceiver();
+    try {
+      assert.equal((await call(gc, 'AuthInterface', 'getLoggedInUser', {})).oid, g.oid);
+      // a service of its own, on a project it has rights on
+      await A.svc('addUserToProject', { uoid: g.oid, poid: p.other.oid });
+      const graw = api(srv.url, await loginToken(srv.url, 'bv-gone@bimhub.test', 'bv-gone-secret-1'));
+      const soid = await graw.svc('addServiceToProject', {
+        poid: p.other.oid,
+        sService: { __type: 'SService', name: 'gone-svc', serviceName: 'a', serviceIdentifier: 'a',
+          providerName: 'p', url: receiver.url, token: 't', notificationProtocol: 'JSON', description: '',
+          trigger: 'NEW_REVISION', readRevision: false, readExtendedDataId: -1, writeRevisionId: -1,
+          writeExtendedDataId: -1, profileIdentifier: 'p', profileName: 'p', profileDescription: '',
+          profilePublic: true },
+      });
+      // DeliveryInterface is bimhub's own: bimserverapi does not know it, so raw JSON
+      const araw = api(srv.url, await loginToken(srv.url, ADMIN_USER, ADMIN_PASSWORD));
+      assert.equal((await araw.call('DeliveryInterface', 'getServiceHealth', { soid })).enabled, true);
+      const denied = await as(user).svcErr('deleteUser', { uoid: g.oid });
+      assert.equal(denied.message, 'Administrator rights required for this call');
+      assert.equal(await A.svc('deleteUser', { uoid: g.oid }), true);
+      assert.equal((await A.svc('getUserByUoid', { uoid: g.oid })).state, 'DELETED');
+      const health = await araw.call('DeliveryInterface', 'getServiceHealth', { soid });
+      assert.equal(health.enabled, false, 'its services no longer notify: ' + JSON.stringify(health));
+      const ended = exceptionOf(await rpc(srv.url, 'AuthInterface', 'getLoggedInUser', {}, gtok));
+      assert.equal(ended.message, 'Invalid token', 'its open session ended with the delete');
+      for (let i = 0; i < 100 && !gc.webSocket.lastClose; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(gc.webSocket.lastClose?.code, 1008, 'its /stream socket was closed');
+      const login = exceptionOf(await rpc(srv.url, 'AuthInterface', 'login',
+        { username: 'bv-gone@bimhub.test', password: 'bv-gone-secret-1' }));
+      assert.match(login.message, /deleted/i);
+      assert.equal(await A.svc('undeleteUser', { uoid: g.oid }), true);
+      assert.equal(typeof await loginToken(srv.url, 'bv-gone@bimhub.test', 'bv-gone-secret-1'), 'string');
+      const last = await A.svcErr('deleteUser', { uoid: admin.user.oid });
+      assert.equal(last.message, 'The last administrator cannot be deleted');
+    } finally {
+      await closeClient(gc);
+      await receiver.close();
+    }
   });
 
   test('SUser.uuid is a UUID, one per user, the same on every read and after a restart', async () => {

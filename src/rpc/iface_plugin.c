@@ -152,7 +152,8 @@ static enum bh_err plg_get_plugin_descriptor(struct rpc_call *c)
   return p ? rpc_ok(c, sobj_plugin_descriptor(c->m, p)) : BH_OK; /* unknown: null */
 }
 
-/* Plugin kinds bimhub has none of (render and query engines, model mergers and compares):
+/* Plugin kinds bimhub has none of (render and query engines, model mergers and compares,
+ * internal services):
  * each listing is empty and no default exists (null), as on a BIMserver without them. */
 static enum bh_err plg_none_configured(struct rpc_call *c)
 {
@@ -179,6 +180,9 @@ static const struct rpc_method plugin_methods[] = {
     {"getAllDeserializersForProject", RPC_PARAMS({"onlyEnabled", "Boolean"}, {"poid", "Long"}),
      "List<SDeserializerPluginConfiguration>", RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0,
      plg_get_all_deserializers_for_project, "Deserializers that read the project's schema"},
+    {"getAllInternalServices", RPC_PARAMS({"onlyEnabled", "Boolean"}),
+     "List<SInternalServicePluginConfiguration>", RPC_WHO(USER, NONE), 0, plg_none_configured,
+     "Always empty: bimhub runs no internal services"},
     {"getAllModelCompares", RPC_PARAMS({"onlyEnabled", "Boolean"}),
      "List<SModelComparePluginConfiguration>", RPC_WHO(USER, NONE), 0, plg_none_configured,
      "Always empty: bimhub has no model compare plugins"},

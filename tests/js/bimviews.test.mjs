@@ -202,7 +202,8 @@ describe('BIMvie.ws pages', () => {
 
   test('the listings every page loads: empty or null where bimhub has none, never "not found"', async () => {
     const U = as(user);
-    for (const m of ['getAllRenderEngines', 'getAllQueryEngines', 'getAllModelMergers', 'getAllModelCompares']) {
+    for (const m of ['getAllRenderEngines', 'getAllQueryEngines', 'getAllModelMergers', 'getAllModelCompares',
+      'getAllInternalServices']) {
       assert.deepEqual(await U.call('PluginInterface', m, { onlyEnabled: true }), [], m);
     }
     assert.deepEqual(await U.call('PluginInterface', 'getAllRenderEnginePluginDescriptors', {}), []);

@@ -115,6 +115,14 @@ enum bh_err user_by_name_visible(struct model *m, const struct actor *who, const
 enum bh_err user_list_visible(struct model *m, const struct actor *who, struct user_list *out,
                               struct bh_why *why);
 bool user_is_valid_username(const char *username);
+/* changeUserType: admins only; never the system user, never to SYSTEM, and never the last
+ * active administrator to another type. The caller drops cached sessions of uoid. */
+enum bh_err user_change_type(struct model *m, const struct actor *who, int64_t uoid,
+                             enum user_type type, struct bh_why *why);
+/* deleteUser / undeleteUser: admins only; never the system user, never the last active
+ * administrator. A deleted user cannot log in; the caller ends its sessions. */
+enum bh_err user_set_deleted(struct model *m, const struct actor *who, int64_t uoid, bool deleted,
+                             struct bh_why *why);
 
 /* ---- projects (model/projects.c) ---- */
 /* schema in any case (ifc2x3tc1, ifc4, ifc4x3); out gets the lower-case form. */
@@ -144,6 +152,20 @@ enum bh_err revision_check_readable(struct model *m, const struct actor *who, in
 /* A revision whose project the actor may read; "Revision does not exist" otherwise. */
 enum bh_err revision_get_readable(struct model *m, const struct actor *who, int64_t roid,
                                   struct revision_rec *out, struct bh_why *why);
+/* Readable projects as BIMserver lists them for getAllProjectsSmall (poid -1) and
+ * getAllRelatedProjects (the tree poid is in): each top-level project, then its sub-projects
+ * by name, depth first; deleted ones for admins only. */
+enum bh_err project_tree_readable(struct model *m, const struct actor *who, int64_t poid,
+                                  struct project_list *out);
+/* Projects uoid has direct rights on; deleted ones only when who is an admin. */
+enum bh_err project_list_of_user(struct model *m, const struct actor *who, int64_t uoid,
+                                 struct project_list *out);
+/* Projects who may add users to (write right) on which uoid has no direct rights. */
+enum bh_err project_list_not_of_user(struct model *m, const struct actor *who, int64_t uoid,
+                                     struct project_list *out);
+/* Revisions uoid checked in, in projects who may read, oldest first. */
+enum bh_err revisions_of_user_readable(struct model *m, const struct actor *who, int64_t uoid,
+                                       struct revision_list *out);
 /* ---- service tokens (model/service_rights.c, spec §8.5) ---- */
 /* The top of poid's project tree, or -1. */
 int64_t project_root(struct model *m, int64_t poid);
@@ -180,9 +202,10 @@ enum bh_err project_add_user(struct model *m, const struct actor *who, int64_t u
                              struct bh_why *why);
 enum bh_err project_remove_user(struct model *m, const struct actor *who, int64_t uoid,
                                 int64_t poid, struct bh_why *why);
-/* After uoid lost rights: disables (with a reason) each active service uoid owns on a project
- * uoid can no longer read, so nobody's notifications go out with a token of a user without
- * rights. *soids (malloc'd) lists them for the delivery engine. */
+/* After uoid lost rights or was deleted: disables (with a reason) each active service uoid
+ * owns on a project uoid can no longer read (a deleted user reads none), so nobody's
+ * notifications go out with a token of a user without rights. *soids (malloc'd) lists them
+ * for the delivery engine. */
 enum bh_err services_disable_ownerless(struct model *m, int64_t uoid, int64_t **soids, size_t *n);
 
 #endif

@@ -400,7 +400,7 @@ static bool owner_lost_project(struct model *m, int64_t soid, int64_t uoid)
     if (store_user_get(m->st, uoid, &u) == BH_OK) {
       struct actor owner = {.uoid = uoid, .type = (enum user_type)u.type, .service_oid = -1};
       if (store_project_get(m->st, s.poid, &p) == BH_OK) {
-        lost = !project_can_read(m, &owner, &p);
+        lost = u.state == STATE_DELETED || !project_can_read(m, &owner, &p);
         project_rec_clear(&p);
       }
       user_rec_clear(&u);
@@ -477,4 +477,191 @@ enum bh_err revision_check_readable(struct model *m, const struct actor *who, in
   if (rc == BH_OK)
     revision_rec_clear(&r);
   return rc;
+}
+
+/* ---- lists for BIMvie.ws: project trees, a user's projects and revisions ---- */
+
+/* A project's place among its siblings: by parent, then name, then poid. */
+struct tree_key {
+  int64_t parent;
+  const char *name;
+  int64_t poid;
+  size_t i; /* into all */
+};
+
+struct tree_walk {
+  struct model *m;
+  const struct actor *who;
+  struct project_list all;    /* by poid */
+  struct tree_key *by_parent; /* every project, sorted */
+  size_t *picked;             /* indices into all, in the order of the answer */
+  size_t npicked;
+};
+
+static int tree_key_cmp(const void *a, const void *b)
+{
+  const struct tree_key *x = a, *y = b;
+  if (x->parent != y->parent)
+    return x->parent < y->parent ? -1 : 1;
+  int c = strcmp(x->name, y->name);
+  if (c != 0)
+    return c;
+  return x->poid < y->poid ? -1 : x->poid > y->poid;
+}
+
+/* The first position in by_parent of a child of parent. */
+static size_t first_child(const struct tree_walk *w, int64_t parent)
+{
+  size_t lo = 0, hi = w->all.n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (w->by_parent[mid].parent < parent)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* A project, then its sub-projects by name, depth first, as BIMserver lists them. One the
+ * actor may not read is left out with its sub-projects (a readable sub-project would make
+ * it readable); deleted ones are readable by admins only. */
+static void walk(struct tree_walk *w, size_t i, int depth)
+{
+  if (depth >= MAX_DEPTH || !project_can_read(w->m, w->who, &w->all.v[i]))
+    return;
+  w->picked[w->npicked++] = i;
+  int64_t poid = w->all.v[i].poid;
+  for (size_t k = first_child(w, poid); k < w->all.n && w->by_parent[k].parent == poid; k++)
+    walk(w, w->by_parent[k].i, depth + 1);
+}
+
+static const struct project_rec *find_poid(const struct project_list *l, int64_t poid)
+{
+  size_t lo = 0, hi = l->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (l->v[mid].poid < poid)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < l->n && l->v[lo].poid == poid ? &l->v[lo] : NULL;
+}
+
+enum bh_err project_tree_readable(struct model *m, const struct actor *who, int64_t poid,
+                                  struct project_list *out)
+{
+  memset(out, 0, sizeof *out);
+  struct tree_walk w = {.m = m, .who = who};
+  enum bh_err rc = store_project_list(m->st, &w.all);
+  if (rc != BH_OK)
+    return rc;
+  size_t n = w.all.n;
+  w.by_parent = malloc((n ? n : 1) * sizeof *w.by_parent);
+  w.picked = malloc((n ? n : 1) * sizeof *w.picked);
+  out->v = calloc(n ? n : 1, sizeof *out->v);
+  if (!w.by_parent || !w.picked || !out->v) {
+    rc = BH_NOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++)
+    w.by_parent[i] = (struct tree_key){w.all.v[i].parent, w.all.v[i].name, w.all.v[i].poid, i};
+  qsort(w.by_parent, n, sizeof *w.by_parent, tree_key_cmp);
+  if (poid == -1) {
+    for (size_t i = 0; i < n; i++)
+      if (w.all.v[i].parent == -1)
+        walk(&w, i, 0);
+  } else {
+    const struct project_rec *p = find_poid(&w.all, poid);
+    for (int depth = 0; p && p->parent != -1 && depth < MAX_DEPTH; depth++)
+      p = find_poid(&w.all, p->parent);
+    if (p)
+      walk(&w, (size_t)(p - w.all.v), 0);
+  }
+  for (size_t k = 0; k < w.npicked; k++) {
+    out->v[k] = w.all.v[w.picked[k]];
+    memset(&w.all.v[w.picked[k]], 0, sizeof w.all.v[0]);
+  }
+  out->n = w.npicked;
+done:
+  if (rc != BH_OK) {
+    free(out->v);
+    out->v = NULL;
+  }
+  project_list_clear(&w.all);
+  free(w.by_parent);
+  free(w.picked);
+  return rc;
+}
+
+enum bh_err project_list_of_user(struct model *m, const struct actor *who, int64_t uoid,
+                                 struct project_list *out)
+{
+  memset(out, 0, sizeof *out);
+  int64_t *ids = NULL;
+  size_t n = 0;
+  enum bh_err rc = store_rights_of_user(m->st, uoid, &ids, &n);
+  if (rc == BH_OK && n > 0 && !(out->v = calloc(n, sizeof *out->v)))
+    rc = BH_NOMEM;
+  for (size_t i = 0; rc == BH_OK && i < n; i++) {
+    struct project_rec *p = &out->v[out->n];
+    if (store_project_get(m->st, ids[i], p) != BH_OK)
+      continue;
+    if (p->state == STATE_ACTIVE || who->type == USER_ADMIN)
+      out->n++;
+    else
+      project_rec_clear(p);
+  }
+  free(ids);
+  if (rc != BH_OK)
+    project_list_clear(out);
+  return rc;
+}
+
+enum bh_err project_list_not_of_user(struct model *m, const struct actor *who, int64_t uoid,
+                                     struct project_list *out)
+{
+  enum bh_err rc = store_project_list(m->st, out);
+  if (rc != BH_OK)
+    return rc;
+  size_t k = 0;
+  for (size_t i = 0; i < out->n; i++) {
+    struct project_rec *p = &out->v[i];
+    if (project_can_write(m, who, p) && !store_right_has(m->st, uoid, p->poid))
+      out->v[k++] = *p;
+    else
+      project_rec_clear(p);
+  }
+  out->n = k;
+  return BH_OK;
+}
+
+enum bh_err revisions_of_user_readable(struct model *m, const struct actor *who, int64_t uoid,
+                                       struct revision_list *out)
+{
+  enum bh_err rc = store_revision_list_by_user(m->st, uoid, out);
+  if (rc != BH_OK)
+    return rc;
+  size_t k = 0;
+  int64_t last_poid = -1;
+  bool last_ok = false;
+  for (size_t i = 0; i < out->n; i++) {
+    struct revision_rec *r = &out->v[i];
+    if (r->poid != last_poid) {
+      struct project_rec p;
+      last_poid = r->poid;
+      last_ok = false;
+      if (store_project_get(m->st, r->poid, &p) == BH_OK) {
+        last_ok = project_can_read(m, who, &p);
+        project_rec_clear(&p);
+      }
+    }
+    if (last_ok)
+      out->v[k++] = *r;
+    else
+      revision_rec_clear(r);
+  }
+  out->n = k;
+  return BH_OK;
 }

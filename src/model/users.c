@@ -287,3 +287,85 @@ enum bh_err user_list_visible(struct model *m, const struct actor *who, struct u
   out->n = k;
   return BH_OK;
 }
+
+/* Active administrators other than except_uoid. */
+static bool other_admin_exists(struct model *m, int64_t except_uoid)
+{
+  struct user_list l;
+  if (store_user_list(m->st, &l) != BH_OK)
+    return true; /* cannot tell: the store refuses the change anyway */
+  bool found = false;
+  for (size_t i = 0; !found && i < l.n; i++)
+    found = l.v[i].uoid != except_uoid && l.v[i].type == USER_ADMIN && l.v[i].state == STATE_ACTIVE;
+  user_list_clear(&l);
+  return found;
+}
+
+enum bh_err user_change_type(struct model *m, const struct actor *who, int64_t uoid,
+                             enum user_type type, struct bh_why *why)
+{
+  if (who->type != USER_ADMIN || who->is_service)
+    return bh_fail(why, BH_DENIED, "Only admin users can change other user's types");
+  if (type == USER_SYSTEM)
+    return bh_fail(why, BH_BADREQUEST, "No user can be made a system user");
+  enum bh_err rc = store_begin(m->st);
+  if (rc != BH_OK)
+    return bh_fail(why, rc, "Database error");
+  struct user_rec u;
+  rc = store_user_get(m->st, uoid, &u);
+  if (rc != BH_OK) {
+    store_rollback(m->st);
+    return rc == BH_NOTFOUND ? bh_fail(why, rc, "User with oid %lld not found", (long long)uoid)
+                             : bh_fail(why, rc, "Database error");
+  }
+  bool system = u.type == USER_SYSTEM;
+  bool last_admin = u.type == USER_ADMIN && u.state == STATE_ACTIVE && type != USER_ADMIN &&
+                    !other_admin_exists(m, uoid);
+  user_rec_clear(&u);
+  if (system || last_admin) {
+    store_rollback(m->st);
+    /* with no active administrator left nobody could manage the server again */
+    return system ? bh_fail(why, BH_DENIED, "Type of system user cannot be changed")
+                  : bh_fail(why, BH_DENIED, "The last administrator must stay an administrator");
+  }
+  rc = store_user_set_type(m->st, uoid, type);
+  if (rc == BH_OK)
+    rc = store_commit(m->st);
+  else
+    store_rollback(m->st);
+  return rc == BH_OK ? BH_OK : bh_fail(why, rc, "Database error");
+}
+
+enum bh_err user_set_deleted(struct model *m, const struct actor *who, int64_t uoid, bool deleted,
+                             struct bh_why *why)
+{
+  if (who->type != USER_ADMIN || who->is_service)
+    return bh_fail(why, BH_DENIED,
+                   deleted ? "Only administrators can delete users accounts"
+                           : "Only administrators can undelete users");
+  enum bh_err rc = store_begin(m->st);
+  if (rc != BH_OK)
+    return bh_fail(why, rc, "Database error");
+  struct user_rec u;
+  rc = store_user_get(m->st, uoid, &u);
+  if (rc != BH_OK) {
+    store_rollback(m->st);
+    return rc == BH_NOTFOUND ? bh_fail(why, rc, "User with oid %lld not found", (long long)uoid)
+                             : bh_fail(why, rc, "Database error");
+  }
+  bool system = u.type == USER_SYSTEM;
+  bool last_admin =
+      deleted && u.type == USER_ADMIN && u.state == STATE_ACTIVE && !other_admin_exists(m, uoid);
+  user_rec_clear(&u);
+  if (system || last_admin) {
+    store_rollback(m->st);
+    return system ? bh_fail(why, BH_DENIED, "System user cannot be deleted")
+                  : bh_fail(why, BH_DENIED, "The last administrator cannot be deleted");
+  }
+  rc = store_user_set_state(m->st, uoid, deleted ? STATE_DELETED : STATE_ACTIVE);
+  if (rc == BH_OK)
+    rc = store_commit(m->st);
+  else
+    store_rollback(m->st);
+  return rc == BH_OK ? BH_OK : bh_fail(why, rc, "Database error");
+}

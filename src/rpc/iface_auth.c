@@ -130,6 +130,21 @@ static enum bh_err auth_change_password(struct rpc_call *c)
   return rpc_ok(c, json_true());
 }
 
+/* BIMserver mails a reset link. bimhub sends no e-mail, so it says so to everyone, before
+ * looking the name up: the answer tells nobody which names exist. */
+static enum bh_err auth_request_password_change(struct rpc_call *c)
+{
+  const char *username, *reset_url;
+  enum bh_err rc = rpc_param_string(c, "username", &username);
+  if (rc == BH_OK)
+    rc = rpc_param_string(c, "resetUrl", &reset_url);
+  if (rc != BH_OK)
+    return rc;
+  return bh_fail(&c->why, BH_STATE,
+                 "Error sending email: no mail server is configured on this server; an "
+                 "administrator can set a new password with AuthInterface.changePassword");
+}
+
 static const struct rpc_method auth_methods[] = {
     {"changePassword",
      RPC_PARAMS({"uoid", "Long"}, {"oldPassword", "String"}, {"newPassword", "String"}), "Boolean",
@@ -147,6 +162,11 @@ static const struct rpc_method auth_methods[] = {
      RPC_IGNORES_TOKEN, auth_login_user_token, "Logs in with a user's permanent token"},
     {"logout", RPC_NO_PARAMS, "void", RPC_WHO(USER, OWNER), 0, auth_logout,
      "Ends the session of this token"},
+    {"requestPasswordChange",
+     RPC_PARAMS({"username", "String"}, {"resetUrl", "String"},
+                {"includeSiteAddress", "Boolean", true}),
+     "void", RPC_WHO(ANYONE, NONE), 0, auth_request_password_change,
+     "Refused: bimhub sends no e-mail (an administrator sets a new password)"},
 };
 
 RPC_IFACE(rpc_iface_auth, "AuthInterface", auth_methods);

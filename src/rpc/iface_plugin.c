@@ -152,6 +152,27 @@ static enum bh_err plg_get_plugin_descriptor(struct rpc_call *c)
   return p ? rpc_ok(c, sobj_plugin_descriptor(c->m, p)) : BH_OK; /* unknown: null */
 }
 
+/* Plugin kinds bimhub has none of (render and query engines, model mergers and compares,
+ * internal services):
+ * each listing is empty and no default exists (null), as on a BIMserver without them. */
+static enum bh_err plg_none_configured(struct rpc_call *c)
+{
+  bool only_enabled;
+  enum bh_err rc = rpc_param_bool(c, "onlyEnabled", &only_enabled);
+  return rc == BH_OK ? rpc_ok(c, json_array()) : rc;
+}
+
+static enum bh_err plg_no_descriptors(struct rpc_call *c)
+{
+  return rpc_ok(c, json_array());
+}
+
+static enum bh_err plg_no_default(struct rpc_call *c)
+{
+  (void)c;
+  return BH_OK; /* null */
+}
+
 static const struct rpc_method plugin_methods[] = {
     {"getAllDeserializers", RPC_PARAMS({"onlyEnabled", "Boolean"}),
      "List<SDeserializerPluginConfiguration>", RPC_WHO(USER, NONE), 0, plg_get_all_deserializers,
@@ -159,6 +180,23 @@ static const struct rpc_method plugin_methods[] = {
     {"getAllDeserializersForProject", RPC_PARAMS({"onlyEnabled", "Boolean"}, {"poid", "Long"}),
      "List<SDeserializerPluginConfiguration>", RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0,
      plg_get_all_deserializers_for_project, "Deserializers that read the project's schema"},
+    {"getAllInternalServices", RPC_PARAMS({"onlyEnabled", "Boolean"}),
+     "List<SInternalServicePluginConfiguration>", RPC_WHO(USER, NONE), 0, plg_none_configured,
+     "Always empty: bimhub runs no internal services"},
+    {"getAllModelCompares", RPC_PARAMS({"onlyEnabled", "Boolean"}),
+     "List<SModelComparePluginConfiguration>", RPC_WHO(USER, NONE), 0, plg_none_configured,
+     "Always empty: bimhub has no model compare plugins"},
+    {"getAllModelMergers", RPC_PARAMS({"onlyEnabled", "Boolean"}),
+     "List<SModelMergerPluginConfiguration>", RPC_WHO(USER, NONE), 0, plg_none_configured,
+     "Always empty: bimhub has no model merger plugins"},
+    {"getAllQueryEngines", RPC_PARAMS({"onlyEnabled", "Boolean"}),
+     "List<SQueryEnginePluginConfiguration>", RPC_WHO(USER, NONE), 0, plg_none_configured,
+     "Always empty: bimhub has no query engine plugins"},
+    {"getAllRenderEnginePluginDescriptors", RPC_NO_PARAMS, "List<SPluginDescriptor>",
+     RPC_WHO(USER, NONE), 0, plg_no_descriptors, "Always empty: bimhub has no render engines"},
+    {"getAllRenderEngines", RPC_PARAMS({"onlyEnabled", "Boolean"}),
+     "List<SRenderEnginePluginConfiguration>", RPC_WHO(USER, NONE), 0, plg_none_configured,
+     "Always empty: bimhub has no render engines (no geometry)"},
     {"getAllSerializers", RPC_PARAMS({"onlyEnabled", "Boolean"}),
      "List<SSerializerPluginConfiguration>", RPC_WHO(USER, NONE), 0, plg_get_all_serializers,
      "The caller's serializers"},
@@ -168,6 +206,8 @@ static const struct rpc_method plugin_methods[] = {
     {"getAllSerializersForRoids", RPC_PARAMS({"onlyEnabled", "Boolean"}, {"roids", "Set<Long>"}),
      "List<SSerializerPluginConfiguration>", RPC_ON(PROJECT_READ, REVISION, "roids", NONE), 0,
      plg_get_all_serializers_for_roids, "Serializers for the revisions' schemas"},
+    {"getDefaultRenderEnginePluginDescriptor", RPC_NO_PARAMS, "SPluginDescriptor",
+     RPC_WHO(USER, NONE), 0, plg_no_default, "Always null: bimhub has no render engines"},
     {"getDefaultSerializer", RPC_NO_PARAMS, "SSerializerPluginConfiguration", RPC_WHO(USER, NONE),
      0, plg_get_default_serializer, "The serializer used when none is named"},
     {"getMessagingSerializerByPluginClassName", RPC_PARAMS({"pluginClassName", "String"}),

@@ -334,6 +334,194 @@ static enum bh_err svc_get_user_settings(struct rpc_call *c)
   return rpc_ok(c, sobj_user_settings(c->m, c->actor.uoid));
 }
 
+/* ---- for BIMvie.ws: small projects, a user's projects and revisions ---- */
+
+static enum bh_err small_list_result(struct rpc_call *c, struct project_list *l)
+{
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < l->n; i++)
+    json_array_append_new(a, sobj_project_small(c->m, &c->actor, &l->v[i]));
+  project_list_clear(l);
+  return rpc_ok(c, a);
+}
+
+static enum bh_err svc_get_all_projects_small(struct rpc_call *c)
+{
+  struct project_list l;
+  enum bh_err rc = project_tree_readable(c->m, &c->actor, -1, &l);
+  if (rc != BH_OK)
+    return bh_fail(&c->why, rc, "Database error");
+  return small_list_result(c, &l);
+}
+
+static enum bh_err svc_get_all_related_projects(struct rpc_call *c)
+{
+  int64_t poid;
+  enum bh_err rc = rpc_param_long(c, "poid", &poid);
+  if (rc == BH_OK)
+    rc = project_check_readable(c->m, &c->actor, poid, &c->why);
+  if (rc != BH_OK)
+    return rc;
+  struct project_list l;
+  rc = project_tree_readable(c->m, &c->actor, poid, &l);
+  if (rc != BH_OK)
+    return bh_fail(&c->why, rc, "Database error");
+  return small_list_result(c, &l);
+}
+
+static enum bh_err svc_get_project_small_by_poid(struct rpc_call *c)
+{
+  int64_t poid;
+  struct project_rec p;
+  enum bh_err rc = rpc_param_long(c, "poid", &poid);
+  if (rc == BH_OK)
+    rc = project_get_readable(c->m, &c->actor, poid, &p, &c->why);
+  if (rc != BH_OK)
+    return rc;
+  json_t *j = sobj_project_small(c->m, &c->actor, &p);
+  project_rec_clear(&p);
+  return rpc_ok(c, j);
+}
+
+/* The uoid parameter, naming a user the caller may see. */
+static enum bh_err visible_user(struct rpc_call *c, int64_t *uoid)
+{
+  struct user_rec u;
+  enum bh_err rc = rpc_param_long(c, "uoid", uoid);
+  if (rc == BH_OK)
+    rc = user_get_visible(c->m, &c->actor, *uoid, &u, &c->why);
+  if (rc == BH_OK)
+    user_rec_clear(&u);
+  return rc;
+}
+
+static enum bh_err svc_get_all_revisions_by_user(struct rpc_call *c)
+{
+  int64_t uoid;
+  enum bh_err rc = visible_user(c, &uoid);
+  if (rc != BH_OK)
+    return rc;
+  struct revision_list l;
+  rc = revisions_of_user_readable(c->m, &c->actor, uoid, &l);
+  if (rc != BH_OK)
+    return bh_fail(&c->why, rc, "Database error");
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < l.n; i++)
+    json_array_append_new(a, sobj_revision(c->m, &l.v[i]));
+  revision_list_clear(&l);
+  return rpc_ok(c, a);
+}
+
+/* bimhub keeps no checkouts (a download is not recorded as one): every list is empty. */
+static enum bh_err svc_get_all_checkouts_by_user(struct rpc_call *c)
+{
+  int64_t uoid;
+  enum bh_err rc = visible_user(c, &uoid);
+  return rc == BH_OK ? rpc_ok(c, json_array()) : rc;
+}
+
+/* Project lists bimhub has nothing for (checkouts, checkin warnings that come from
+ * checkouts, model checkers, new-style services): empty, once the project is readable. */
+static enum bh_err svc_empty_of_project(struct rpc_call *c)
+{
+  int64_t poid;
+  enum bh_err rc = rpc_param_long(c, "poid", &poid);
+  if (rc == BH_OK)
+    rc = project_check_readable(c->m, &c->actor, poid, &c->why);
+  return rc == BH_OK ? rpc_ok(c, json_array()) : rc;
+}
+
+static enum bh_err svc_get_users_projects(struct rpc_call *c)
+{
+  int64_t uoid;
+  struct project_list l;
+  enum bh_err rc = visible_user(c, &uoid);
+  if (rc != BH_OK)
+    return rc;
+  rc = project_list_of_user(c->m, &c->actor, uoid, &l);
+  return rc == BH_OK ? project_list_result(c, &l) : bh_fail(&c->why, rc, "Database error");
+}
+
+static enum bh_err svc_get_all_non_authorized_projects_of_user(struct rpc_call *c)
+{
+  int64_t uoid;
+  struct project_list l;
+  enum bh_err rc = visible_user(c, &uoid);
+  if (rc != BH_OK)
+    return rc;
+  rc = project_list_not_of_user(c->m, &c->actor, uoid, &l);
+  return rc == BH_OK ? project_list_result(c, &l) : bh_fail(&c->why, rc, "Database error");
+}
+
+/* Cached sessions of uoid (its service tokens too) carry its old type: drop them, so the
+ * next call of each reads the new one. */
+static void forget_cached_type(struct rpc *rpc, int64_t uoid)
+{
+  pthread_mutex_lock(&rpc->token_cache_lock);
+  rpc->token_gen++;
+  for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++)
+    if (rpc->token_cache[i].actor.uoid == uoid)
+      rpc->token_cache[i].valid_until_ms = 0;
+  pthread_mutex_unlock(&rpc->token_cache_lock);
+}
+
+static enum bh_err svc_change_user_type(struct rpc_call *c)
+{
+  int64_t uoid;
+  const char *type_s;
+  enum bh_err rc = rpc_param_long(c, "uoid", &uoid);
+  if (rc == BH_OK)
+    rc = rpc_param_string(c, "userType", &type_s);
+  if (rc != BH_OK)
+    return rc;
+  enum user_type type;
+  if (!user_type_parse(type_s, &type))
+    return bh_fail(&c->why, BH_BADREQUEST, "Invalid user type %s", type_s ? type_s : "null");
+  rc = user_change_type(c->m, &c->actor, uoid, type, &c->why);
+  if (rc == BH_OK)
+    forget_cached_type(c->rpc, uoid);
+  return rc;
+}
+
+static enum bh_err set_user_deleted(struct rpc_call *c, bool deleted)
+{
+  int64_t uoid;
+  enum bh_err rc = rpc_param_long(c, "uoid", &uoid);
+  if (rc == BH_OK)
+    rc = user_set_deleted(c->m, &c->actor, uoid, deleted, &c->why);
+  if (rc != BH_OK)
+    return rc;
+  if (deleted) {
+    /* its sessions end now, its service tokens stop working, its services stop notifying */
+    rpc_end_sessions(c->rpc, uoid, NULL, "Session ended: the user was deleted");
+    forget_cached_type(c->rpc, uoid);
+    int64_t *soids = NULL;
+    size_t n = 0;
+    if (services_disable_ownerless(c->m, uoid, &soids, &n) != BH_OK)
+      BH_LOG(BH_LOG_WARN, BH_C_RPC, "services of deleted user %lld not checked", (long long)uoid);
+    for (size_t i = 0; i < n; i++)
+      deliverer_reload_service(atomic_load(&c->rpc->deliver), soids[i]);
+    free(soids);
+  }
+  return rpc_ok(c, json_true());
+}
+
+static enum bh_err svc_delete_user(struct rpc_call *c)
+{
+  return set_user_deleted(c, true);
+}
+
+static enum bh_err svc_undelete_user(struct rpc_call *c)
+{
+  return set_user_deleted(c, false);
+}
+
+/* bimhub runs no internal services. */
+static enum bh_err svc_get_all_local_service_descriptors(struct rpc_call *c)
+{
+  return rpc_ok(c, json_array());
+}
+
 static const struct rpc_method service_methods[] = {
     {"addProject", RPC_PARAMS({"projectName", "String"}, {"schema", "String"}), "SProject",
      RPC_WHO(TOP_LEVEL, NONE), 0, svc_add_project,
@@ -354,23 +542,61 @@ static const struct rpc_method service_methods[] = {
      RPC_PARAMS({"username", "String"}, {"password", "String"}, {"name", "String"},
                 {"type", "SUserType"}, {"selfRegistration", "Boolean"}, {"resetUrl", "String"}),
      "SUser", RPC_WHO(REGISTER, NONE), 0, svc_add_user_with_password, "A new user (admins only)"},
+    {"changeUserType", RPC_PARAMS({"uoid", "Long"}, {"userType", "SUserType"}), "void",
+     RPC_WHO(ADMIN, NONE), 0, svc_change_user_type,
+     "Makes a user ADMIN, USER, READ_ONLY or MONITOR (never the last administrator)"},
     {"deleteProject", RPC_PARAMS({"poid", "Long"}), "Boolean",
      RPC_ON(TOP_LEVEL, PROJECT, "poid", NONE), 0, svc_delete_project,
      "Marks a project and its sub-projects deleted"},
+    {"deleteUser", RPC_PARAMS({"uoid", "Long"}), "Boolean", RPC_WHO(ADMIN, NONE), 0,
+     svc_delete_user,
+     "Marks a user deleted: no login, sessions ended, its services disabled (never the last "
+     "admin)"},
     {"getAllAuthorizedUsersOfProject", RPC_PARAMS({"poid", "Long"}), "List<SUser>",
      RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, svc_get_all_authorized_users_of_project,
      "Users with rights on the project"},
+    {"getAllCheckoutsByUser", RPC_PARAMS({"uoid", "Long"}), "List<SCheckout>", RPC_WHO(USER, NONE),
+     0, svc_get_all_checkouts_by_user, "Always empty: bimhub records no checkouts"},
+    {"getAllCheckoutsOfProjectAndSubProjects", RPC_PARAMS({"poid", "Long"}), "List<SCheckout>",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, svc_empty_of_project,
+     "Always empty: bimhub records no checkouts"},
+    {"getAllLocalServiceDescriptors", RPC_NO_PARAMS, "List<SServiceDescriptor>",
+     RPC_WHO(USER, NONE), 0, svc_get_all_local_service_descriptors,
+     "Always empty: bimhub runs no internal services"},
+    {"getAllModelCheckersOfProject", RPC_PARAMS({"poid", "Long"}), "List<SModelCheckerInstance>",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, svc_empty_of_project,
+     "Always empty: bimhub runs no model checkers"},
+    {"getAllNewServicesOfProject", RPC_PARAMS({"poid", "Long"}), "List<SNewService>",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, svc_empty_of_project,
+     "Always empty: bimhub has no BIMbots services"},
+    {"getAllNonAuthorizedProjectsOfUser", RPC_PARAMS({"uoid", "Long"}), "List<SProject>",
+     RPC_WHO(USER, NONE), 0, svc_get_all_non_authorized_projects_of_user,
+     "Projects the caller may add the user to, where it has no rights yet"},
     {"getAllNonAuthorizedUsersOfProject", RPC_PARAMS({"poid", "Long"}), "List<SUser>",
      RPC_ON(PROJECT_ADMIN, PROJECT, "poid", NONE), 0, svc_get_all_non_authorized_users_of_project,
      "Users without rights on the project"},
     {"getAllProjects", RPC_PARAMS({"onlyTopLevel", "Boolean"}, {"onlyActive", "Boolean"}),
      "List<SProject>", RPC_WHO(USER, NONE), 0, svc_get_all_projects,
      "Projects the caller may read"},
+    {"getAllProjectsSmall", RPC_NO_PARAMS, "List<SProjectSmall>", RPC_WHO(USER, NONE), 0,
+     svc_get_all_projects_small, "Readable projects, each tree depth first by name"},
+    {"getAllRelatedProjects", RPC_PARAMS({"poid", "Long"}), "List<SProjectSmall>",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, svc_get_all_related_projects,
+     "The readable projects of the project's tree, from its top"},
+    {"getAllRevisionsByUser", RPC_PARAMS({"uoid", "Long"}), "List<SRevision>", RPC_WHO(USER, NONE),
+     0, svc_get_all_revisions_by_user,
+     "Revisions the user checked in, in projects the caller may read, oldest first"},
     {"getAllUsers", RPC_NO_PARAMS, "List<SUser>", RPC_WHO(USER, NONE), 0, svc_get_all_users,
      "All users"},
+    {"getCheckinWarnings", RPC_PARAMS({"poid", "Long"}), "Set<String>",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", NONE), 0, svc_empty_of_project,
+     "Always empty: the warnings come from checkouts, which bimhub does not record"},
     {"getProjectByPoid", RPC_PARAMS({"poid", "Long"}), "SProject",
      RPC_ON(PROJECT_READ, PROJECT, "poid", OWNER), 0, svc_get_project_by_poid,
      "One project the caller may read"},
+    {"getProjectSmallByPoid", RPC_PARAMS({"poid", "Long"}), "SProjectSmall",
+     RPC_ON(PROJECT_READ, PROJECT, "poid", OWNER), 0, svc_get_project_small_by_poid,
+     "One readable project as SProjectSmall"},
     {"getProjectsByName", RPC_PARAMS({"name", "String"}), "List<SProject>", RPC_WHO(USER, NONE), 0,
      svc_get_projects_by_name, "Readable active projects of that name"},
     {"getSubProjects", RPC_PARAMS({"poid", "Long"}), "List<SProject>",
@@ -384,12 +610,17 @@ static const struct rpc_method service_methods[] = {
      svc_get_user_by_user_name, "One user by e-mail"},
     {"getUserSettings", RPC_NO_PARAMS, "SUserSettings", RPC_WHO(USER, OWNER), 0,
      svc_get_user_settings, "The caller's plugin configuration ids"},
+    {"getUsersProjects", RPC_PARAMS({"uoid", "Long"}), "List<SProject>",
+     RPC_ON(OWNER, USER, "uoid", NONE), 0, svc_get_users_projects,
+     "Projects the user has rights on (the user itself or an admin)"},
     {"removeUserFromProject", RPC_PARAMS({"uoid", "Long"}, {"poid", "Long"}), "Boolean",
      RPC_ON(PROJECT_ADMIN, PROJECT, "poid", NONE), 0, svc_remove_user_from_project,
      "Takes a user's rights on a project away"},
     {"undeleteProject", RPC_PARAMS({"poid", "Long"}), "Boolean",
      RPC_ON(ADMIN, PROJECT, "poid", NONE), 0, svc_undelete_project,
      "Makes a deleted project and its sub-projects active again"},
+    {"undeleteUser", RPC_PARAMS({"uoid", "Long"}), "Boolean", RPC_WHO(ADMIN, NONE), 0,
+     svc_undelete_user, "Makes a deleted user active again (its services stay disabled)"},
     {"updateProject", RPC_PARAMS({"sProject", "SProject"}), "void",
      RPC_ON(PROJECT_ADMIN, PROJECT, "sProject.oid", NONE), 0, svc_update_project,
      "Changes name, description, export prefix, e-mail flag"},

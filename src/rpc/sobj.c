@@ -79,7 +79,7 @@ json_t *sobj_user(struct model *m, const struct user_rec *u)
   int64_t *rights = NULL;
   size_t nrights = 0;
   store_rights_of_user(m->st, u->uoid, &rights, &nrights);
-  sobj_std(f, u->uoid, NULL);
+  sobj_std(f, u->uoid, u->uuid[0] ? u->uuid : NULL);
   json_object_set_new(f, "createdById", json_integer(u->created_by));
   json_object_set_new(f, "createdOn", nullable_ms(u->created_ms));
   json_object_set_new(f, "extendedData", json_array());
@@ -162,6 +162,30 @@ json_t *sobj_project(struct model *m, const struct project_rec *p)
   free(eds);
   free(revs);
   return sobj_finish("SProject", f);
+}
+
+json_t *sobj_project_small(struct model *m, const struct actor *who, const struct project_rec *p)
+{
+  json_t *f = json_object();
+  if (!f)
+    return NULL;
+  int64_t *revs = NULL;
+  size_t nrevs = 0;
+  store_revision_ids(m->st, p->poid, &revs, &nrevs);
+  struct project_list kids = {0};
+  store_project_children(m->st, p->poid, &kids);
+  sobj_std(f, p->poid, NULL);
+  json_object_set_new(f, "hasCheckinRights", json_boolean(project_can_write(m, who, p)));
+  json_object_set_new(f, "lastRevisionId", json_integer(nrevs ? revs[nrevs - 1] : -1));
+  json_object_set_new(f, "name", sobj_text(p->name));
+  json_object_set_new(f, "nrRevisions", json_integer((json_int_t)nrevs));
+  json_object_set_new(f, "nrSubProjects", json_integer((json_int_t)kids.n));
+  json_object_set_new(f, "parentId", json_integer(p->parent));
+  json_object_set_new(f, "schema", sobj_text(p->schema));
+  json_object_set_new(f, "state", json_string(p->state == STATE_DELETED ? "DELETED" : "ACTIVE"));
+  project_list_clear(&kids);
+  free(revs);
+  return sobj_finish("SProjectSmall", f);
 }
 
 json_t *sobj_version(void)

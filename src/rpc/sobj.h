@@ -18,6 +18,8 @@ json_t *sobj_ids(const int64_t *ids, size_t n); /* array of integers */
 
 json_t *sobj_user(struct model *m, const struct user_rec *u);
 json_t *sobj_project(struct model *m, const struct project_rec *p);
+/* SProjectSmall: hasCheckinRights says whether who may change the project (check in). */
+json_t *sobj_project_small(struct model *m, const struct actor *who, const struct project_rec *p);
 json_t *sobj_version(void);
 json_t *sobj_server_info(struct model *m);
 json_t *sobj_server_settings(struct model *m);

@@ -56,6 +56,7 @@ struct user_rec {
   /* hash (auth/token.h token_hash) of the permanent token for loginUserToken: the token
    * itself is kept nowhere, so a copy of the database opens no session */
   unsigned char user_token_hash[32];
+  char uuid[40]; /* SUser.uuid; store_user_add makes one when empty */
 };
 void user_rec_clear(struct user_rec *u);
 struct user_list {
@@ -75,6 +76,10 @@ enum bh_err store_user_list(struct store *st, struct user_list *out); /* by uoid
 enum bh_err store_user_set_password(struct store *st, int64_t uoid, const char *hash,
                                     const unsigned char user_token_hash[32]);
 enum bh_err store_user_set_last_seen(struct store *st, int64_t uoid, int64_t ms);
+/* type: enum user_type. BH_NOTFOUND for no such user. */
+enum bh_err store_user_set_type(struct store *st, int64_t uoid, int type);
+/* state: 0 active, 1 deleted. BH_NOTFOUND for no such user. */
+enum bh_err store_user_set_state(struct store *st, int64_t uoid, int state);
 enum bh_err store_user_count(struct store *st, int64_t *n);
 
 /* Projects. parent -1 for top level; state 0 active, 1 deleted. */
@@ -169,6 +174,8 @@ enum bh_err store_revision_add(struct store *st, const struct revision_rec *r,
 enum bh_err store_revision_get(struct store *st, int64_t roid, struct revision_rec *out);
 enum bh_err store_revision_list(struct store *st, int64_t poid, struct revision_list *out);
 enum bh_err store_revision_ids(struct store *st, int64_t poid, int64_t **ids, size_t *n);
+/* Revisions a user checked in, oldest first (getAllRevisionsByUser). */
+enum bh_err store_revision_list_by_user(struct store *st, int64_t uoid, struct revision_list *out);
 enum bh_err store_revision_max_number(struct store *st, int64_t poid, int64_t *n);
 enum bh_err store_revision_set_tag(struct store *st, int64_t roid, const char *tag);
 enum bh_err store_revision_set_comment(struct store *st, int64_t roid, const char *comment);

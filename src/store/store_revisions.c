@@ -201,6 +201,24 @@ enum bh_err store_revision_list(struct store *st, int64_t poid, struct revision_
   return rc;
 }
 
+static const char SQL_REV_BY_USER[] =
+    "SELECT " REVISION_COLS " FROM revisions WHERE uoid = ?1 ORDER BY created_ms, roid";
+
+enum bh_err store_revision_list_by_user(struct store *st, int64_t uoid, struct revision_list *out)
+{
+  memset(out, 0, sizeof *out);
+  store_lock(st);
+  sqlite3_stmt *s = store_prepared(st, SQL_REV_BY_USER);
+  enum bh_err rc = BH_STORE;
+  if (s) {
+    sqlite3_bind_int64(s, 1, uoid);
+    rc = store_rows(st, s, sizeof *out->v, read_revision, clear_revision, (void **)&out->v, &out->n,
+                    "revisions of user");
+  }
+  store_unlock(st);
+  return rc;
+}
+
 static const char SQL_REV_IDS[] = "SELECT roid FROM revisions WHERE poid = ?1 ORDER BY number";
 
 enum bh_err store_revision_ids(struct store *st, int64_t poid, int64_t **ids, size_t *n)

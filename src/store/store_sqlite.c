@@ -17,6 +17,12 @@
 #include "common/bh_log.h"
 #include "store/store_internal.h"
 
+/* A random (version 4) UUID, as SQL: a user's SUser.uuid, made by the store. */
+#define SQL_NEW_UUID                                                                               \
+  "(lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' ||"                      \
+  " substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + abs(random() % 4), 1) ||"    \
+  " substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))))"
+
 static const char *const migrations[] = {
     /* 1: users, projects, rights, tokens, settings */
     "CREATE TABLE settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -94,6 +100,12 @@ static const char *const migrations[] = {
     "ALTER TABLE users RENAME COLUMN user_token TO user_token_hash;"
     "UPDATE users SET user_token_hash = bh_token_hash(user_token_hash);"
     "CREATE INDEX tokens_uoid ON tokens(uoid);",
+    /* 7: a stable UUID per user (SUser.uuid), given to existing users here; revisions found
+     * by who checked them in (getAllRevisionsByUser) */
+    "ALTER TABLE users ADD COLUMN uuid TEXT;"
+    "UPDATE users SET uuid = " SQL_NEW_UUID ";"
+    "CREATE UNIQUE INDEX users_uuid ON users(uuid);"
+    "CREATE INDEX revisions_uoid ON revisions(uoid, created_ms);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -133,7 +145,7 @@ enum stmt_id {
 
 #define USER_COLS                                                                                  \
   "uoid, username, name, type, state, created_ms, created_by, last_seen_ms, "                      \
-  "password_hash, user_token_hash"
+  "password_hash, user_token_hash, uuid"
 #define PROJECT_COLS                                                                               \
   "poid, number, name, schema, description, export_prefix, parent, state, "                        \
   "created_ms, created_by, send_email"
@@ -145,7 +157,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
     [S_SETTING_SET] = "INSERT INTO settings(key, value) VALUES(?1, ?2)"
                       " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    [S_USER_ADD] = "INSERT INTO users(" USER_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+    [S_USER_ADD] = "INSERT INTO users(" USER_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
+                   " coalesce(?11, " SQL_NEW_UUID "))",
     [S_USER_GET] = "SELECT " USER_COLS " FROM users WHERE uoid = ?1",
     [S_USER_BY_NAME] = "SELECT " USER_COLS " FROM users WHERE username = ?1",
     [S_USER_BY_TOKEN] = "SELECT " USER_COLS " FROM users WHERE user_token_hash = ?1",
@@ -674,6 +687,9 @@ static enum bh_err read_user(sqlite3_stmt *s, void *elem)
   u->password_hash = col_text(s, 8);
   if (sqlite3_column_bytes(s, 9) == (int)sizeof u->user_token_hash)
     memcpy(u->user_token_hash, sqlite3_column_blob(s, 9), sizeof u->user_token_hash);
+  const unsigned char *uuid = sqlite3_column_text(s, 10);
+  if (uuid)
+    snprintf(u->uuid, sizeof u->uuid, "%s", (const char *)uuid);
   if (!u->username || !u->name) {
     user_rec_clear(u);
     return BH_NOMEM;
@@ -697,6 +713,7 @@ enum bh_err store_user_add(struct store *st, const struct user_rec *u)
     sqlite3_bind_int64(s, 8, u->last_seen_ms);
     bind_text_or_null(s, 9, u->password_hash);
     sqlite3_bind_blob(s, 10, u->user_token_hash, sizeof u->user_token_hash, SQLITE_STATIC);
+    bind_text_or_null(s, 11, u->uuid[0] ? u->uuid : NULL);
     rc = step_done(st, s, "user add");
   }
   store_unlock(st);
@@ -804,6 +821,42 @@ enum bh_err store_user_set_password(struct store *st, int64_t uoid, const char *
 enum bh_err store_user_set_last_seen(struct store *st, int64_t uoid, int64_t ms)
 {
   return update_int_text(st, S_USER_SEEN, uoid, NULL, ms, false, "user last seen");
+}
+
+static const char SQL_USER_SET_TYPE[] = "UPDATE users SET type = ?2 WHERE uoid = ?1";
+
+enum bh_err store_user_set_type(struct store *st, int64_t uoid, int type)
+{
+  store_lock(st);
+  sqlite3_stmt *s = store_prepared(st, SQL_USER_SET_TYPE);
+  enum bh_err rc = BH_STORE;
+  if (s) {
+    sqlite3_bind_int64(s, 1, uoid);
+    sqlite3_bind_int(s, 2, type);
+    rc = step_done(st, s, "user set type");
+    if (rc == BH_OK && sqlite3_changes(st->db) == 0)
+      rc = BH_NOTFOUND;
+  }
+  store_unlock(st);
+  return rc;
+}
+
+static const char SQL_USER_SET_STATE[] = "UPDATE users SET state = ?2 WHERE uoid = ?1";
+
+enum bh_err store_user_set_state(struct store *st, int64_t uoid, int state)
+{
+  store_lock(st);
+  sqlite3_stmt *s = store_prepared(st, SQL_USER_SET_STATE);
+  enum bh_err rc = BH_STORE;
+  if (s) {
+    sqlite3_bind_int64(s, 1, uoid);
+    sqlite3_bind_int(s, 2, state);
+    rc = step_done(st, s, "user set state");
+    if (rc == BH_OK && sqlite3_changes(st->db) == 0)
+      rc = BH_NOTFOUND;
+  }
+  store_unlock(st);
+  return rc;
 }
 
 static enum bh_err count_one(struct store *st, enum stmt_id id, int64_t *n)

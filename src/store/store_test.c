@@ -80,7 +80,22 @@ static void users_projects_rights_tokens_survive_reopen(void **state)
   assert_int_equal(store_user_by_name(st, "ann@EXAMPLE.com", &got), BH_OK);
   assert_int_equal(got.uoid, a);
   assert_string_equal(got.password_hash, "$argon2id$x");
+  /* the store made its UUID, kept across a reopen */
+  assert_int_equal(strlen(got.uuid), 36);
+  char uuid[40];
+  snprintf(uuid, sizeof uuid, "%s", got.uuid);
   user_rec_clear(&got);
+  assert_int_equal(store_user_set_type(st, a, 3), BH_OK);
+  assert_int_equal(store_user_get(st, a, &got), BH_OK);
+  assert_int_equal(got.type, 3);
+  assert_string_equal(got.uuid, uuid);
+  user_rec_clear(&got);
+  assert_int_equal(store_user_set_type(st, 999, 3), BH_NOTFOUND);
+  assert_int_equal(store_user_set_state(st, a, 1), BH_OK);
+  assert_int_equal(store_user_get(st, a, &got), BH_OK);
+  assert_int_equal(got.state, 1);
+  user_rec_clear(&got);
+  assert_int_equal(store_user_set_state(st, 999, 1), BH_NOTFOUND);
   assert_int_equal(store_user_get(st, 999, &got), BH_NOTFOUND);
   assert_true(store_right_has(st, a, b));
   int64_t *ids;
@@ -304,7 +319,8 @@ static void data_dir_private_and_user_tokens_hashed(void **state)
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   snprintf(sql, sizeof sql,
-           "DROP INDEX tokens_uoid; ALTER TABLE users RENAME COLUMN user_token_hash TO user_token;"
+           "DROP INDEX users_uuid; DROP INDEX revisions_uoid; ALTER TABLE users DROP COLUMN uuid;"
+           " DROP INDEX tokens_uoid; ALTER TABLE users RENAME COLUMN user_token_hash TO user_token;"
            " UPDATE users SET user_token = '%s'; PRAGMA user_version = 5;",
            token);
   assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
@@ -330,6 +346,10 @@ static void data_dir_private_and_user_tokens_hashed(void **state)
   assert_int_equal(store_user_by_token(st, h, &got), BH_OK);
   assert_int_equal(got.uoid, 5);
   assert_memory_equal(got.user_token_hash, h, 32);
+  /* migration 7 gave the old user a (version 4) UUID */
+  assert_int_equal(strlen(got.uuid), 36);
+  assert_int_equal(got.uuid[14], '4');
+  assert_non_null(strchr("89ab", got.uuid[19]));
   user_rec_clear(&got);
   /* a new password comes with a new user token: the old one finds nobody */
   unsigned char h2[32];

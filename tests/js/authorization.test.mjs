@@ -217,6 +217,7 @@ describe('authorization matrix: every method as every kind of caller', () => {
       projectName: unique('matrix-new'), schema: 'ifc2x3tc1', resetUrl: '', selfRegistration: false,
       siteAddress2: null, adminName: 'a', adminUsername: 'a@b.c', adminPassword: 'long enough 1', token: 'x',
       actionId: fx.download, showOwn: false,
+      userType: 'USER', serverSettings: { __type: 'SServerSettings' }, includeSiteAddress: false,
     };
     const p = {};
     for (const { name } of row.params) p[name] = byName[name] ?? null;
@@ -230,6 +231,12 @@ describe('authorization matrix: every method as every kind of caller', () => {
       case 'addUser': case 'addUserWithPassword':
         p.username = `${unique('n')}@matrix.test`; p.name = 'n'; p.type = 'USER'; p.password = 'a long one 1'; break;
       case 'addUserToProject': p.uoid = fx.u3.uoid; break;
+      case 'deleteUser': case 'undeleteUser': {
+        const u = await a.svc('addUserWithPassword', { username: `${unique('gone')}@matrix.test`,
+          password: 'a long one 1', name: 'g', type: 'USER', selfRegistration: false, resetUrl: '' });
+        if (m === 'undeleteUser') await a.svc('deleteUser', { uoid: u.oid });
+        p.uoid = u.oid; break;
+      }
       case 'removeUserFromProject':
         await a.svc('addUserToProject', { uoid: fx.u3.uoid, poid: fx.p.oid });
         p.uoid = fx.u3.uoid; break;

@@ -244,7 +244,8 @@ describe('secrets at rest', () => {
       await srv.stop();
       // back to schema 5, where user tokens were kept in plain text
       const db = path.join(srv.dataDir, 'bimhub.db');
-      sqlite(db, 'DROP INDEX IF EXISTS tokens_uoid;'
+      sqlite(db, 'DROP INDEX users_uuid; DROP INDEX revisions_uoid; ALTER TABLE users DROP COLUMN uuid;'
+        + ' DROP INDEX IF EXISTS tokens_uoid;'
         + ' ALTER TABLE users RENAME COLUMN user_token_hash TO user_token;'
         + ` UPDATE users SET user_token = '${known}' WHERE uoid = ${uoid};`
         + ' PRAGMA user_version = 5;');

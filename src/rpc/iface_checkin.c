@@ -381,14 +381,52 @@ static enum bh_err svc_get_suggested_deserializer(struct rpc_call *c)
 /* ---- downloads and long actions ---- */
 
 /* Only the whole model can be served: bimhub keeps the file as it was checked in. */
+/* One part of a query that selects every object with every field: includeAllFields true,
+ * and at most an include naming a define (itself such a part). */
+static bool all_fields_part(json_t *part, json_t *defines)
+{
+  if (!json_is_object(part) || !json_is_true(json_object_get(part, "includeAllFields")))
+    return false;
+  const char *key;
+  json_t *v;
+  json_object_foreach(part, key, v)
+  {
+    if (strcmp(key, "includeAllFields") == 0)
+      continue;
+    if (strcmp(key, "include") != 0 || !json_is_string(v) ||
+        !json_object_get(defines, json_string_value(v)))
+      return false;
+  }
+  return true;
+}
+
+/* The queries that mean the whole model: none, {}, {"includeAllFields":true}, and BIMvie.ws's
+ * {"defines":{"AllFields":{"includeAllFields":true,"include":"AllFields"}},
+ *  "queries":[{"includeAllFields":true,"include":"AllFields"}]} (defines optional). */
 static bool whole_model_query(const char *query)
 {
   if (!query || !*query)
     return true;
   json_t *q = json_loads(query, 0, NULL);
-  bool whole = json_is_object(q) &&
-               (json_object_size(q) == 0 ||
-                (json_object_size(q) == 1 && json_is_true(json_object_get(q, "includeAllFields"))));
+  bool whole = json_is_object(q);
+  json_t *defines = whole ? json_object_get(q, "defines") : NULL;
+  json_t *queries = whole ? json_object_get(q, "queries") : NULL;
+  if (whole && json_object_size(q) == 0) {
+    json_decref(q);
+    return true;
+  }
+  if (whole && !queries) {
+    whole = json_object_size(q) == 1 && json_is_true(json_object_get(q, "includeAllFields"));
+    json_decref(q);
+    return whole;
+  }
+  whole = whole && json_is_array(queries) && json_array_size(queries) > 0 &&
+          (!defines || json_is_object(defines)) && json_object_size(q) == (size_t)(defines ? 2 : 1);
+  const char *key;
+  json_t *v;
+  json_object_foreach(defines, key, v) whole = whole && all_fields_part(v, defines);
+  size_t i;
+  json_array_foreach(queries, i, v) whole = whole && all_fields_part(v, defines);
   json_decref(q);
   return whole;
 }

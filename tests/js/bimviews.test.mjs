@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { api, loginToken, pluginOids } from './lib/checkin.mjs';
+import { api, fetchBytes, loginToken, pluginOids } from './lib/checkin.mjs';
 import { call, callError, closeClient, exceptionOf, loggedInClient, rpc } from './lib/client.mjs';
 import { startReceiver } from './lib/receiver.mjs';
 import { ADMIN_PASSWORD, ADMIN_USER, startServer } from './lib/server.mjs';
@@ -309,6 +309,27 @@ describe('BIMvie.ws pages', () => {
     } finally {
       await closeClient(gc);
       await receiver.close();
+    }
+  });
+
+  test('download with BIMvie.ws\'s AllFields query gives the whole model; other queries are refused', async () => {
+    const ua = api(srv.url, await loginToken(srv.url, 'bv-user@bimhub.test', 'bv-user-secret-1'));
+    const ser = (await ua.svc('getSerializerByContentType', { contentType: 'application/ifc' })).oid;
+    const whole = await ua.svc('download', { roids: [roid], query: '{"includeAllFields":true}', serializerOid: ser,
+      sync: true });
+    const want = await fetchBytes(`${srv.url}/download?token=${ua.token}&topicId=${whole}`);
+    for (const query of [
+      '{"defines":{"AllFields":{"includeAllFields":true,"include":"AllFields"}},"queries":[{"includeAllFields":true,"include":"AllFields"}]}',
+      '{"queries":[{"includeAllFields":true}]}']) {
+      const topicId = await ua.svc('download', { roids: [roid], query, serializerOid: ser, sync: true });
+      const got = await fetchBytes(`${srv.url}/download?token=${ua.token}&topicId=${topicId}`);
+      assert.equal(got.status, 200);
+      assert.ok(got.body.equals(want.body), query);
+    }
+    for (const query of ['{"queries":[{"type":"IfcWall"}]}', '{"queries":[{"includeAllFields":true,"include":"Nope"}]}',
+      '{"defines":{"X":{"type":"IfcDoor"}},"queries":[{"includeAllFields":true,"include":"X"}]}']) {
+      const e = await ua.svcErr('download', { roids: [roid], query, serializerOid: ser, sync: true });
+      assert.match(e.message, /Queries other than the whole model/, query);
     }
   });
 
